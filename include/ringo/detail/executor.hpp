@@ -1,0 +1,150 @@
+// ringo/detail/executor.hpp - one thread's scheduler (Go's `p`), inline parts.
+//
+// An executor owns a FIFO run queue with a run-next slot, a remote queue that
+// other threads push wake-ups onto, a timer heap and an io_uring ring (the
+// last two live in lib/). Tasks live on their home executor for life.
+//
+// Thread-safety, by member group:
+//   executor thread only: local_, runnext_, everything in lib/executor.cpp's
+//                         loop, the ring and the timer heap;
+//   any thread:           ready() (it forwards to the remote queue when called
+//                         from another thread), remote_, sleeping_,
+//                         pending_blocking_.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include <ringo/detail/goroutine.hpp>
+
+namespace ringo::detail {
+
+class runtime;
+
+// An operation on the ring. Lives in the awaiting coroutine's frame, which must
+// not be freed before complete() has run (the executor guarantees this at
+// shutdown by draining the ring before it destroys any task).
+struct io_op {
+    void (*complete)(io_op* self, int res, std::uint32_t cqe_flags) noexcept = nullptr;
+};
+
+// What to submit: a small, ring-independent description of one SQE.
+struct io_request {
+    std::uint8_t opcode = 0;   // IORING_OP_*
+    int fd = -1;
+    std::uint64_t addr = 0;    // buffer or sockaddr pointer
+    std::uint32_t len = 0;
+    std::uint64_t off = 0;     // offset, or addr2 (e.g. socklen_t* for accept)
+    std::uint32_t op_flags = 0;  // msg_flags / accept_flags / ...
+};
+
+// Intrusive FIFO of goroutine records, linked through goroutine::next.
+class run_queue {
+public:
+    bool empty() const noexcept { return head_ == nullptr; }
+    void push_back(goroutine* g) noexcept {
+        g->next = nullptr;
+        if (tail_ != nullptr)
+            tail_->next = g;
+        else
+            head_ = g;
+        tail_ = g;
+    }
+    goroutine* pop_front() noexcept {
+        goroutine* g = head_;
+        if (g != nullptr) {
+            head_ = g->next;
+            if (head_ == nullptr)
+                tail_ = nullptr;
+        }
+        return g;
+    }
+    void clear() noexcept { head_ = tail_ = nullptr; }
+
+private:
+    goroutine* head_ = nullptr;
+    goroutine* tail_ = nullptr;
+};
+
+class executor {
+public:
+    executor(runtime& rt, unsigned ring_entries);
+    ~executor();
+    executor(const executor&) = delete;
+    executor& operator=(const executor&) = delete;
+
+    // Makes parked task g runnable. Any thread. On its home thread, g goes to
+    // the run-next slot (it runs as soon as the current task parks, as in Go's
+    // goready), and the task it displaces to the back of the queue.
+    void ready(goroutine* g) noexcept {
+        g->state = task_state::runnable;
+        if (this == this_executor) [[likely]] {
+            if (runnext_ != nullptr)
+                local_.push_back(runnext_);
+            runnext_ = g;
+        } else {
+            ready_remote(g);
+        }
+    }
+
+    // Makes g runnable behind every task already queued (yield, fairness).
+    void ready_last(goroutine* g) noexcept {
+        g->state = task_state::runnable;
+        if (this == this_executor)
+            local_.push_back(g);
+        else
+            ready_remote(g);
+    }
+
+    runtime& rt() const noexcept { return rt_; }
+    std::uint64_t live_tasks() const noexcept { return live_; }
+
+    // Registry of live tasks (home thread only).
+    void add_task(goroutine* g) noexcept;
+    void remove_task(goroutine* g) noexcept;
+    template <class F>
+    void for_each_task(F&& f) const {
+        for (goroutine* g = all_; g != nullptr; g = g->all_next)
+            f(*g);
+    }
+
+    // Runs tasks until main_done is set. Returns false if, before that, no
+    // task could ever run again (deadlock). Executor thread.
+    bool run_until(const bool& main_done);
+    // Ends the runtime on this executor: cancels and drains every ring
+    // operation, then destroys every task still alive. Executor thread.
+    void shutdown() noexcept;
+
+    // io_uring access for I/O awaitables (executor thread only). submit()
+    // queues one operation; its completion calls op->complete on this thread.
+    // cancel() asks the kernel to cancel a submitted operation, whose own
+    // completion still follows (with -ECANCELED or its real result).
+    void submit(io_op* op, const io_request& r);
+    void cancel(io_op* op);
+    std::uint32_t pending_io() const noexcept { return pending_io_; }
+
+    // blocking() calls in flight whose task lives here (any thread).
+    std::atomic<std::uint32_t> pending_blocking_{0};
+
+private:
+    friend class executor_loop;
+    void ready_remote(goroutine* g) noexcept;
+
+    runtime& rt_;
+
+    // Executor thread only.
+    run_queue local_;
+    goroutine* runnext_ = nullptr;
+    goroutine* all_ = nullptr;
+    std::uint64_t live_ = 0;
+    std::uint32_t pending_io_ = 0;  // submitted ring operations not yet completed
+    struct ring;
+    ring* ring_;                    // lib/executor.cpp
+
+    // Any thread: Treiber stack of wake-ups from other threads.
+    alignas(64) std::atomic<goroutine*> remote_{nullptr};
+    std::atomic<bool> sleeping_{false};
+};
+
+}  // namespace ringo::detail

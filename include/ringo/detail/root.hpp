@@ -1,0 +1,92 @@
+// ringo/detail/root.hpp - the root coroutine of a goroutine.
+//
+// go() and run() wrap the user's task (or callable) in a root coroutine whose
+// promise holds the goroutine record. The callable and its arguments are
+// parameters of the root, so they live in its frame for as long as the task
+// runs. The root frees itself when the task ends; the executor destroys the
+// roots still alive at shutdown.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <functional>
+#include <source_location>
+#include <type_traits>
+#include <utility>
+
+#include <ringo/detail/frame_alloc.hpp>
+#include <ringo/detail/goroutine.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo::detail {
+
+struct root_promise;
+using root_handle = std::coroutine_handle<root_promise>;
+
+// A root coroutine not yet spawned; spawn() takes it.
+class [[nodiscard]] root {
+public:
+    using promise_type = root_promise;
+    explicit root(root_handle h) noexcept : h_(h) {}
+    root(root&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    root& operator=(root&&) = delete;
+    ~root() {
+        if (h_)
+            h_.destroy();
+    }
+    root_handle release() noexcept { return std::exchange(h_, {}); }
+
+private:
+    root_handle h_;
+};
+
+// A task escaped with an exception: Go's panic (lib/runtime.cpp).
+void on_panic(goroutine& g, std::exception_ptr e) noexcept;
+
+struct root_promise : frame_allocated {
+    goroutine g;
+
+    ~root_promise();  // unregisters g from its executor (lib/runtime.cpp)
+
+    root get_return_object() noexcept { return root{root_handle::from_promise(*this)}; }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(root_handle h) const noexcept { h.destroy(); }
+        void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() noexcept { on_panic(g, std::current_exception()); }
+};
+
+// Registers the root's task on the current executor (or the runtime's
+// placement choice) and queues it. Throws panic_error outside run().
+void spawn(root r, const std::source_location& site);
+
+template <class F, class... A>
+inline constexpr bool spawnable_v = [] {
+    if constexpr (is_task_v<F>)
+        return sizeof...(A) == 0;
+    else
+        return std::is_invocable_v<F&, A...>;
+}();
+
+// The body of a spawned task: owns f and its arguments for the task's life.
+template <class F, class... A>
+root root_body(F f, A... a) {
+    if constexpr (is_task_v<F>) {
+        co_await std::move(f);
+    } else {
+        using R = std::invoke_result_t<F&, A...>;
+        if constexpr (is_task_v<R>) {
+            R t = std::invoke(f, std::move(a)...);
+            co_await std::move(t);
+        } else {
+            std::invoke(f, std::move(a)...);
+        }
+    }
+    co_return;
+}
+
+}  // namespace ringo::detail

@@ -1,0 +1,6 @@
+// ringo/ringo.hpp - all of ringo: Go's concurrency model for C++20 on io_uring.
+#pragma once
+
+#include <ringo/errors.hpp>
+#include <ringo/runtime.hpp>
+#include <ringo/task.hpp>

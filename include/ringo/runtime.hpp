@@ -1,0 +1,246 @@
+// ringo/runtime.hpp - run(), go(), yield(), the task dump, panics, blocking().
+//
+//   int main() {
+//       return ringo::run([]() -> ringo::task<int> {
+//           ringo::go(worker, 1);          // go worker(1)
+//           co_await ringo::yield();       // runtime.Gosched()
+//           co_return 0;
+//       }());
+//   }
+//
+// run() is Go's main(): it creates the executor (one io_uring per thread),
+// runs main's task and every task it spawns, and returns main's value (or
+// rethrows main's exception) once main's task returns. Tasks still alive then
+// are destroyed, after every ring operation has been cancelled and drained.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <ringo/detail/executor.hpp>
+#include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/root.hpp>
+#include <ringo/errors.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo {
+
+struct runtime_options {
+    unsigned threads = 0;        // 0: RINGO_THREADS env var, else 1
+    unsigned ring_entries = 256;  // submission queue size of each executor's ring
+};
+
+// Raised by run() when main is blocked and no task can ever run again (no
+// runnable task, no pending timer, I/O, signal watch or blocking() call).
+// what() is "all tasks are asleep - deadlock!" followed by the task dump.
+struct deadlock_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Describes a task to a panic handler.
+struct task_info {
+    std::uint64_t id;                 // 1 is main
+    std::source_location spawn_site;  // where go() was called
+};
+
+namespace detail {
+
+struct main_result_base {
+    bool done = false;
+    std::exception_ptr error;
+};
+template <class T>
+struct main_result : main_result_base {
+    std::optional<T> value;
+    T take() {
+        if (error)
+            std::rethrow_exception(error);
+        return std::move(*value);
+    }
+};
+template <>
+struct main_result<void> : main_result_base {
+    void take() {
+        if (error)
+            std::rethrow_exception(error);
+    }
+};
+
+template <class T>
+root main_body(task<T> t, main_result<T>& out) {
+    try {
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(t);
+        } else {
+            out.value.emplace(co_await std::move(t));
+        }
+    } catch (...) {
+        out.error = std::current_exception();
+    }
+    out.done = true;
+}
+
+// Runs the runtime until main's root has set out.done (lib/runtime.cpp).
+void run_main(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site);
+
+}  // namespace detail
+
+// Go's main(): runs `main` and every task it spawns; returns main's value or
+// rethrows its exception. Throws deadlock_error on a deadlock, and a
+// std::system_error saying so if the kernel refuses io_uring. Not reentrant:
+// calling run() from inside a task is a panic_error.
+template <class T>
+T run(task<T> main, runtime_options opts = {}, std::source_location site = std::source_location::current()) {
+    detail::main_result<T> out;
+    detail::run_main(detail::main_body(std::move(main), out), out, opts, site);
+    return out.take();
+}
+
+// go f(args...): starts a new task on the current runtime and returns at once.
+//   ringo::go(worker(1));             // a task<T>
+//   ringo::go(worker, 1);             // a callable returning task<T>, or any callable
+//   ringo::go([ch]() -> ringo::task<> { co_await ch.send(1); });
+// The callable and the arguments are moved into the new task's frame, so a
+// capturing lambda is safe. A result is discarded. An exception escaping the
+// task is a panic (see set_panic_handler). Throws panic_error outside run().
+// (A class template so that it can record the call site.)
+template <class F, class... A>
+    requires detail::spawnable_v<F, A...>
+struct go {
+    go(F f, A... a, std::source_location site = std::source_location::current()) {
+        detail::spawn(detail::root_body(std::move(f), std::move(a)...), site);
+    }
+};
+template <class F, class... A>
+go(F, A...) -> go<F, A...>;
+
+// co_await ringo::yield(): lets every other runnable task run first
+// (runtime.Gosched).
+[[nodiscard]] inline auto yield(std::source_location site = std::source_location::current()) {
+    struct [[nodiscard]] awaiter {
+        std::source_location site;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<> h) const {
+            detail::goroutine* g = detail::park(h, detail::task_state::runnable, site, "ringo::yield");
+            g->home->ready_last(g);
+        }
+        void await_resume() const noexcept {}
+    };
+    return awaiter{site};
+}
+
+// The number of live tasks, main included (runtime.NumGoroutine). 0 outside run().
+std::size_t num_tasks();
+
+// One line per live task: "task ID [STATE] FILE:LINE (go at FILE:LINE)", where
+// FILE:LINE says where the task is blocked. Empty outside run().
+std::string dump_tasks();
+
+// Installs the handler called, on the task's thread, when an exception escapes
+// a task started with go(). Without one, ringo prints the exception and the
+// task's spawn site to stderr and exits with status 2, as a Go panic does.
+// Pass an empty function to restore that default. Any thread.
+void set_panic_handler(std::function<void(std::exception_ptr, const task_info&)> h);
+
+namespace detail {
+
+// Work for the helper threads of blocking() (lib/blocking.cpp).
+void submit_blocking(executor& home, std::function<void()> work);
+
+template <class F>
+class blocking_call {
+public:
+    using result_type = std::invoke_result_t<F&>;
+
+    explicit blocking_call(F f) : f_(std::move(f)) {}
+
+    void run() noexcept {
+        try {
+            if constexpr (std::is_void_v<result_type>) {
+                f_();
+                result_.template emplace<1>();
+            } else {
+                result_.template emplace<1>(f_());
+            }
+        } catch (...) {
+            result_.template emplace<2>(std::current_exception());
+        }
+        std::lock_guard lock(mu_);
+        if (g_ != nullptr) {  // not abandoned: wake the task, then stop counting
+            executor* home = g_->home;
+            home->ready(g_);
+            home->pending_blocking_.fetch_sub(1, std::memory_order_seq_cst);
+        }
+    }
+    void start(goroutine* g) {
+        g_ = g;
+        g->home->pending_blocking_.fetch_add(1, std::memory_order_seq_cst);
+    }
+    // The awaiting task is gone: the result will not be wanted.
+    void abandon() noexcept {
+        std::lock_guard lock(mu_);
+        g_ = nullptr;
+    }
+    result_type take() {
+        if (result_.index() == 2)
+            std::rethrow_exception(std::get<2>(result_));
+        if constexpr (!std::is_void_v<result_type>)
+            return std::move(std::get<1>(result_));
+    }
+
+private:
+    using stored = std::conditional_t<std::is_void_v<result_type>, std::monostate, result_type>;
+    F f_;
+    std::variant<std::monostate, stored, std::exception_ptr> result_;
+    std::mutex mu_;
+    goroutine* g_ = nullptr;  // guarded by mu_; null once abandoned
+};
+
+}  // namespace detail
+
+// co_await ringo::blocking(f): runs f() on a helper thread, so that a blocking
+// call (getaddrinfo, a CPU-heavy function, a blocking syscall) does not stall
+// the executor, and resumes with f's result or rethrows its exception. While
+// it runs, the task counts as busy for deadlock detection. If the runtime ends
+// first, f still runs to completion on its thread and its result is dropped.
+// f is moved into shared state that lives until both sides are done; bind a
+// capturing lambda to a named local before the co_await (see STYLE.md).
+template <class F>
+[[nodiscard]] auto blocking(F f, std::source_location site = std::source_location::current()) {
+    using call = detail::blocking_call<F>;
+    struct [[nodiscard]] awaiter {
+        std::shared_ptr<call> c;
+        std::source_location site;
+
+        awaiter(std::shared_ptr<call> call_state, std::source_location at) : c(std::move(call_state)), site(at) {}
+        awaiter(awaiter&& o) noexcept = default;
+        // Waits out a helper thread that is waking us right now, so that it
+        // never touches the executor after this frame (or the runtime) is gone.
+        ~awaiter() {
+            if (c)
+                c->abandon();
+        }
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<> h) {
+            detail::goroutine* g = detail::park(h, detail::task_state::blocking, site, "ringo::blocking");
+            c->start(g);
+            detail::submit_blocking(*g->home, [c = c] { c->run(); });
+        }
+        typename call::result_type await_resume() { return c->take(); }
+    };
+    return awaiter{std::make_shared<call>(std::move(f)), site};
+}
+
+}  // namespace ringo

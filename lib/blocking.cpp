@@ -1,0 +1,61 @@
+// Helper threads for ringo::blocking().
+#include "runtime_impl.hpp"
+
+namespace ringo::detail {
+
+void submit_blocking(executor& home, std::function<void()> work) { home.rt().pool().submit(std::move(work)); }
+
+void blocking_pool::submit(std::function<void()> work) {
+    std::lock_guard lock(st_->mu);
+    st_->queue.push_back(std::move(work));
+    if (st_->idle == 0) {
+        auto w = std::make_shared<worker>();
+        w->thread = std::thread(work_loop, st_, w);
+        st_->workers.push_back(std::move(w));
+    } else {
+        st_->cv.notify_one();
+    }
+}
+
+void blocking_pool::work_loop(std::shared_ptr<state> st, std::shared_ptr<worker> self) {
+    std::unique_lock lock(st->mu);
+    for (;;) {
+        if (!st->queue.empty()) {
+            auto work = std::move(st->queue.front());
+            st->queue.pop_front();
+            self->busy = true;
+            lock.unlock();
+            work();
+            work = nullptr;
+            lock.lock();
+            self->busy = false;
+            continue;
+        }
+        if (st->stop)
+            return;
+        ++st->idle;
+        st->cv.wait(lock);
+        --st->idle;
+    }
+}
+
+blocking_pool::~blocking_pool() {
+    std::vector<std::shared_ptr<worker>> workers;
+    {
+        std::lock_guard lock(st_->mu);
+        st_->stop = true;
+        st_->queue.clear();  // calls not started: their tasks are gone
+        workers.swap(st_->workers);
+        st_->cv.notify_all();
+        // A busy worker runs an abandoned call that may block for long: let it
+        // finish on its own (it shares the state and its own record).
+        for (auto& w : workers)
+            if (w->busy)
+                w->thread.detach();
+    }
+    for (auto& w : workers)
+        if (w->thread.joinable())
+            w->thread.join();
+}
+
+}  // namespace ringo::detail

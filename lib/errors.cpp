@@ -1,0 +1,27 @@
+// ringo::errc's error category.
+#include <ringo/errors.hpp>
+
+namespace ringo {
+namespace {
+
+struct category final : std::error_category {
+    const char* name() const noexcept override { return "ringo"; }
+    std::string message(int c) const override {
+        switch (static_cast<errc>(c)) {
+        case errc::canceled: return "context canceled";
+        case errc::deadline_exceeded: return "context deadline exceeded";
+        case errc::eof: return "EOF";
+        case errc::closed: return "use of closed resource";
+        }
+        return "unknown ringo error " + std::to_string(c);
+    }
+};
+
+}  // namespace
+
+const std::error_category& ringo_category() noexcept {
+    static const category c;
+    return c;
+}
+
+}  // namespace ringo

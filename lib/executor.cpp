@@ -1,0 +1,291 @@
+// The executor loop and its io_uring ring (see detail/executor.hpp).
+#include <ringo/detail/executor.hpp>
+
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+
+#include "runtime_impl.hpp"
+
+namespace ringo::detail {
+
+thread_local constinit executor* this_executor = nullptr;
+thread_local constinit goroutine* this_goroutine = nullptr;
+
+namespace {
+
+// user_data tags that are not io_op pointers.
+constexpr std::uint64_t tag_ignore = 0;  // cancel requests: their CQE carries nothing
+constexpr std::uint64_t tag_wake = 1;    // the read on the wake-up eventfd
+
+// How many tasks run between two looks at the ring and the remote queue.
+constexpr unsigned poll_interval = 64;
+// How many times in a row the run-next slot may jump the queue.
+constexpr unsigned runnext_limit = 64;
+
+[[noreturn]] void ring_refused(int err) {
+    std::string msg = "ringo: io_uring is not available: io_uring_setup failed: ";
+    msg += std::strerror(err);
+    if (err == EPERM || err == ENOSYS || err == EACCES)
+        msg += " (the kernel or a seccomp filter, e.g. a container's, refuses io_uring;"
+               " ringo needs Linux >= 5.19 with io_uring enabled)";
+    throw std::system_error(err, std::system_category(), msg);
+}
+
+}  // namespace
+
+struct executor::ring {
+    io_uring uring{};
+    int wake_fd = -1;
+    std::uint64_t wake_buf = 0;
+    bool wake_armed = false;
+    bool tearing_down = false;
+
+    explicit ring(unsigned entries) {
+        // Cheapest first; each flag the kernel rejects (EINVAL) is dropped.
+        const unsigned flag_sets[] = {
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+            IORING_SETUP_COOP_TASKRUN,
+            0,
+        };
+        int rc = -EINVAL;
+        for (unsigned flags : flag_sets) {
+            io_uring_params p{};
+            p.flags = flags;
+            rc = io_uring_queue_init_params(entries, &uring, &p);
+            if (rc != -EINVAL)
+                break;
+        }
+        if (rc < 0)
+            ring_refused(-rc);
+        wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wake_fd < 0) {
+            int err = errno;
+            io_uring_queue_exit(&uring);
+            throw std::system_error(err, std::system_category(), "ringo: eventfd");
+        }
+    }
+    ~ring() {
+        io_uring_queue_exit(&uring);
+        ::close(wake_fd);
+    }
+
+    io_uring_sqe* sqe() {
+        io_uring_sqe* s = io_uring_get_sqe(&uring);
+        while (s == nullptr) {  // queue full: hand what we have to the kernel
+            io_uring_submit(&uring);
+            s = io_uring_get_sqe(&uring);
+        }
+        return s;
+    }
+
+    void arm_wake() {
+        io_uring_sqe* s = sqe();
+        io_uring_prep_read(s, wake_fd, &wake_buf, sizeof wake_buf, 0);
+        io_uring_sqe_set_data64(s, tag_wake);
+        wake_armed = true;
+    }
+};
+
+executor::executor(runtime& rt, unsigned ring_entries) : rt_(rt), ring_(new ring(ring_entries)) {
+    ring_->arm_wake();
+}
+
+executor::~executor() { delete ring_; }
+
+void executor::add_task(goroutine* g) noexcept {
+    g->all_prev = nullptr;
+    g->all_next = all_;
+    if (all_ != nullptr)
+        all_->all_prev = g;
+    all_ = g;
+    ++live_;
+}
+
+void executor::remove_task(goroutine* g) noexcept {
+    if (g->all_prev != nullptr)
+        g->all_prev->all_next = g->all_next;
+    else
+        all_ = g->all_next;
+    if (g->all_next != nullptr)
+        g->all_next->all_prev = g->all_prev;
+    --live_;
+}
+
+void executor::ready_remote(goroutine* g) noexcept {
+    goroutine* head = remote_.load(std::memory_order_relaxed);
+    do {
+        g->next = head;
+    } while (!remote_.compare_exchange_weak(head, g, std::memory_order_seq_cst, std::memory_order_relaxed));
+    // Pairs with the sleep handshake in wait(): either the executor sees our
+    // push before it sleeps, or we see it asleep and wake it.
+    if (sleeping_.exchange(false, std::memory_order_seq_cst))
+        (void)::eventfd_write(ring_->wake_fd, 1);
+}
+
+void executor::submit(io_op* op, const io_request& r) {
+    io_uring_sqe* s = ring_->sqe();
+    io_uring_prep_rw(r.opcode, s, r.fd, reinterpret_cast<const void*>(r.addr), r.len, r.off);
+    s->rw_flags = static_cast<__kernel_rwf_t>(r.op_flags);
+    io_uring_sqe_set_data(s, op);
+    ++pending_io_;
+}
+
+void executor::cancel(io_op* op) {
+    io_uring_sqe* s = ring_->sqe();
+    io_uring_prep_cancel(s, op, 0);
+    io_uring_sqe_set_data64(s, tag_ignore);
+}
+
+// The loop's private helpers, kept out of the public header.
+class executor_loop {
+public:
+    explicit executor_loop(executor& e) : e_(e), r_(*e.ring_) {}
+
+    goroutine* next_runnable() noexcept {
+        if (e_.runnext_ != nullptr) {
+            if (++runnext_streak_ <= runnext_limit || e_.local_.empty())
+                return std::exchange(e_.runnext_, nullptr);
+            e_.local_.push_back(std::exchange(e_.runnext_, nullptr));
+        }
+        runnext_streak_ = 0;
+        return e_.local_.pop_front();
+    }
+
+    // Moves wake-ups pushed by other threads to the local queue, in push order.
+    bool take_remote() noexcept {
+        goroutine* list = e_.remote_.exchange(nullptr, std::memory_order_acquire);
+        if (list == nullptr)
+            return false;
+        goroutine* reversed = nullptr;
+        while (list != nullptr) {
+            goroutine* next = list->next;
+            list->next = reversed;
+            reversed = list;
+            list = next;
+        }
+        while (reversed != nullptr) {
+            goroutine* next = reversed->next;
+            e_.local_.push_back(reversed);
+            reversed = next;
+        }
+        return true;
+    }
+
+    // Dispatches every completion the ring holds. Returns how many.
+    unsigned reap() noexcept {
+        unsigned head = 0, n = 0;
+        io_uring_cqe* cqe = nullptr;
+        io_uring_for_each_cqe(&r_.uring, head, cqe) {
+            ++n;
+            std::uint64_t tag = cqe->user_data;
+            int res = cqe->res;
+            std::uint32_t flags = cqe->flags;
+            if (tag == tag_ignore)
+                continue;
+            if (tag == tag_wake) {
+                r_.wake_armed = false;
+                if (!r_.tearing_down)
+                    r_.arm_wake();
+                continue;
+            }
+            if ((flags & IORING_CQE_F_MORE) == 0)
+                --e_.pending_io_;
+            auto* op = reinterpret_cast<io_op*>(tag);
+            op->complete(op, res, flags);
+        }
+        io_uring_cq_advance(&r_.uring, n);
+        return n;
+    }
+
+    // Submits queued operations and collects finished ones without blocking.
+    void poll() noexcept {
+        if (e_.pending_io_ == 0 && io_uring_sq_ready(&r_.uring) == 0)
+            return;
+        io_uring_submit_and_get_events(&r_.uring);
+        reap();
+    }
+
+    // Nothing is runnable: sleeps until a completion, a wake-up from another
+    // thread or the nearest timer. Returns false when nothing can ever wake
+    // this executor again (deadlock).
+    bool wait() noexcept {
+        // pending_blocking_ is read before remote_: a helper thread pushes its
+        // wake-up before it stops counting, so one of the two shows it.
+        bool may_wake = e_.pending_io_ != 0 || e_.pending_blocking_.load(std::memory_order_seq_cst) != 0;
+        if (!may_wake && e_.remote_.load(std::memory_order_seq_cst) == nullptr)
+            return false;
+        e_.sleeping_.store(true, std::memory_order_seq_cst);
+        if (e_.remote_.load(std::memory_order_seq_cst) == nullptr) {
+            io_uring_cqe* cqe = nullptr;
+            io_uring_submit_and_wait_timeout(&r_.uring, &cqe, 1, nullptr, nullptr);
+        }
+        e_.sleeping_.store(false, std::memory_order_relaxed);
+        reap();
+        return true;
+    }
+
+private:
+    executor& e_;
+    executor::ring& r_;
+    unsigned runnext_streak_ = 0;
+};
+
+bool executor::run_until(const bool& main_done) {
+    executor_loop loop(*this);
+    unsigned ticks = 0;
+    while (!main_done) {
+        if (goroutine* g = loop.next_runnable()) {
+            this_goroutine = g;
+            g->state = task_state::running;
+            g->resume_point.resume();
+            this_goroutine = nullptr;
+            if (++ticks % poll_interval == 0) {
+                loop.poll();
+                loop.take_remote();
+            }
+            continue;
+        }
+        loop.poll();
+        if (loop.take_remote() || !local_.empty() || runnext_ != nullptr)
+            continue;
+        if (!loop.wait())
+            return false;
+        loop.take_remote();
+    }
+    return true;
+}
+
+void executor::shutdown() noexcept {
+    executor_loop loop(*this);
+    ring_->tearing_down = true;
+    // Cancel everything in flight (the wake-up read included), then wait for
+    // each operation's own completion: only then may frames be freed.
+    io_uring_sqe* s = ring_->sqe();
+    io_uring_prep_cancel64(s, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(s, tag_ignore);
+    while (pending_io_ != 0 || ring_->wake_armed) {
+        io_uring_submit_and_wait(&ring_->uring, 1);
+        loop.reap();
+    }
+    // Destroy the tasks still alive. Their destructors may wake others; those
+    // wake-ups are dropped with the queues.
+    this_goroutine = nullptr;
+    while (all_ != nullptr) {
+        local_.clear();
+        runnext_ = nullptr;
+        remote_.store(nullptr, std::memory_order_relaxed);
+        all_->root_frame.destroy();
+    }
+    local_.clear();
+    runnext_ = nullptr;
+    remote_.store(nullptr, std::memory_order_relaxed);
+}
+
+}  // namespace ringo::detail

@@ -1,0 +1,198 @@
+// run(), go(), the task registry and dump, panics.
+#include <ringo/runtime.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "runtime_impl.hpp"
+
+namespace ringo::detail {
+
+namespace {
+
+std::mutex panic_mu;
+std::function<void(std::exception_ptr, const task_info&)> panic_handler;  // guarded by panic_mu
+
+unsigned threads_from(const runtime_options& opts) {
+    if (opts.threads != 0)
+        return opts.threads;
+    if (const char* env = std::getenv("RINGO_THREADS")) {
+        long n = std::strtol(env, nullptr, 10);
+        if (n > 0)
+            return static_cast<unsigned>(n);
+    }
+    return 1;
+}
+
+// "../samples/x.cpp" as the build saw it -> "samples/x.cpp".
+std::string_view short_path(const char* file) {
+    std::string_view f = file;
+    while (f.starts_with("../"))
+        f.remove_prefix(3);
+    return f;
+}
+
+void append_site(std::string& out, const std::source_location& site) {
+    if (site.file_name() == nullptr || *site.file_name() == '\0') {
+        out += '-';
+        return;
+    }
+    out += short_path(site.file_name());
+    out += ':';
+    out += std::to_string(site.line());
+}
+
+std::string describe(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown exception (not derived from std::exception)";
+    }
+}
+
+}  // namespace
+
+const char* to_string(task_state s) noexcept {
+    switch (s) {
+    case task_state::runnable: return "runnable";
+    case task_state::running: return "running";
+    case task_state::chan_send: return "chan send";
+    case task_state::chan_receive: return "chan receive";
+    case task_state::select: return "select";
+    case task_state::sleep: return "sleep";
+    case task_state::io: return "IO wait";
+    case task_state::mutex: return "sync.Mutex.Lock";
+    case task_state::wait_group: return "sync.WaitGroup.Wait";
+    case task_state::semaphore: return "semaphore acquire";
+    case task_state::cond: return "sync.Cond.Wait";
+    case task_state::once: return "sync.Once.Do";
+    case task_state::errgroup: return "errgroup wait";
+    case task_state::blocking: return "blocking call";
+    case task_state::signal: return "signal wait";
+    }
+    return "?";
+}
+
+[[noreturn]] void outside_run(const char* what) {
+    throw panic_error(std::string(what) + " called outside ringo::run (no ringo task is running on this thread)");
+}
+
+runtime::runtime(const runtime_options& opts) {
+    unsigned threads = threads_from(opts);
+    (void)threads;  // more than one executor: see the multi-thread issue
+    executors_.push_back(std::make_unique<executor>(*this, opts.ring_entries == 0 ? 256 : opts.ring_entries));
+}
+
+runtime::~runtime() = default;
+
+root_promise::~root_promise() {
+    if (g.home != nullptr)
+        g.home->remove_task(&g);
+}
+
+void spawn(root r, const std::source_location& site) {
+    executor* ex = this_executor;
+    if (ex == nullptr)
+        outside_run("ringo::go");
+    root_handle h = r.release();
+    goroutine& g = h.promise().g;
+    g.home = ex;
+    g.id = ex->rt().new_task_id();
+    g.spawn_site = site;
+    g.root_frame = h;
+    g.resume_point = h;
+    ex->add_task(&g);
+    ex->ready(&g);  // like Go's newproc: the new task runs next
+}
+
+void on_panic(goroutine& g, std::exception_ptr e) noexcept {
+    std::function<void(std::exception_ptr, const task_info&)> handler;
+    {
+        std::lock_guard lock(panic_mu);
+        handler = panic_handler;
+    }
+    if (handler) {
+        handler(e, task_info{g.id, g.spawn_site});
+        return;
+    }
+    std::string msg = "panic: " + describe(e) + "\n\ntask " + std::to_string(g.id) + " [running], created by go at ";
+    append_site(msg, g.spawn_site);
+    msg += "\n\n";
+    msg += dump_tasks();
+    std::fputs(msg.c_str(), stderr);
+    std::fflush(stderr);
+    std::_Exit(2);
+}
+
+void run_main(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site) {
+    if (this_executor != nullptr)
+        throw panic_error("ringo::run called inside a running ringo::run (run is not reentrant; use go)");
+    runtime rt(opts);
+    executor& ex = rt.main_executor();
+    this_executor = &ex;
+    struct reset_tls {
+        ~reset_tls() {
+            this_executor = nullptr;
+            this_goroutine = nullptr;
+        }
+    } reset;
+    spawn(std::move(main), site);
+    bool finished = ex.run_until(out.done);
+    std::string report;
+    if (!finished)
+        report = "all tasks are asleep - deadlock!\n\n" + dump_tasks();
+    ex.shutdown();
+    if (!finished)
+        throw deadlock_error(report);
+}
+
+}  // namespace ringo::detail
+
+namespace ringo {
+
+std::size_t num_tasks() {
+    detail::executor* ex = detail::this_executor;
+    if (ex == nullptr)
+        return 0;
+    std::size_t n = 0;
+    ex->rt().for_each_executor([&](const detail::executor& e) { n += e.live_tasks(); });
+    return n;
+}
+
+std::string dump_tasks() {
+    detail::executor* ex = detail::this_executor;
+    if (ex == nullptr)
+        return {};
+    std::vector<const detail::goroutine*> tasks;
+    ex->rt().for_each_executor([&](const detail::executor& e) {
+        e.for_each_task([&](const detail::goroutine& g) { tasks.push_back(&g); });
+    });
+    std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->id < b->id; });
+    std::string out;
+    for (const detail::goroutine* g : tasks) {
+        out += "task ";
+        out += std::to_string(g->id);
+        out += " [";
+        out += detail::to_string(g == detail::this_goroutine ? detail::task_state::running : g->state);
+        out += "] ";
+        detail::append_site(out, g->state == detail::task_state::runnable && g->await_site.line() == 0
+                                     ? g->spawn_site
+                                     : g->await_site);
+        out += " (go at ";
+        detail::append_site(out, g->spawn_site);
+        out += ")\n";
+    }
+    return out;
+}
+
+void set_panic_handler(std::function<void(std::exception_ptr, const task_info&)> h) {
+    std::lock_guard lock(detail::panic_mu);
+    detail::panic_handler = std::move(h);
+}
+
+}  // namespace ringo
