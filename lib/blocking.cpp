@@ -41,21 +41,25 @@ void blocking_pool::work_loop(std::shared_ptr<state> st, std::shared_ptr<worker>
 
 blocking_pool::~blocking_pool() {
     std::vector<std::shared_ptr<worker>> workers;
+    bool work_left = false;
     {
         std::lock_guard lock(st_->mu);
         st_->stop = true;
-        st_->queue.clear();  // calls not started: their tasks are gone
         workers.swap(st_->workers);
-        st_->cv.notify_all();
-        // A busy worker runs an abandoned call that may block for long: let it
-        // finish on its own (it shares the state and its own record).
         for (auto& w : workers)
-            if (w->busy)
-                w->thread.detach();
+            work_left = work_left || w->busy;
+        work_left = work_left || !st_->queue.empty();
+        st_->cv.notify_all();
     }
-    for (auto& w : workers)
-        if (w->thread.joinable())
+    // Calls already submitted still run to completion (their tasks are gone;
+    // their results are dropped). They may block for long, so the threads
+    // then finish on their own, sharing the pool's state; idle ones exit now.
+    for (auto& w : workers) {
+        if (work_left)
+            w->thread.detach();
+        else
             w->thread.join();
+    }
 }
 
 }  // namespace ringo::detail

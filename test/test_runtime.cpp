@@ -1,0 +1,350 @@
+// The runtime: run, go, yield, the task registry and dump, panics, deadlock
+// detection, blocking(), teardown of live tasks and pending ring operations,
+// and a clear error when the kernel refuses io_uring.
+#include <doctest/doctest.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ringo/detail/io.hpp>
+#include <ringo/ringo.hpp>
+
+#include "lifetime.hpp"
+
+using ringo::task;
+
+namespace {
+
+// Parks the calling task with nobody to wake it: a stand-in for a receive
+// on a channel nobody holds.
+struct park_forever {
+    std::source_location site = std::source_location::current();
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const {
+        ringo::detail::park(h, ringo::detail::task_state::chan_receive, site, "park_forever");
+    }
+    void await_resume() const noexcept {}
+};
+
+task<void> sleeper(test::lifetime) { co_await park_forever{}; }
+
+// Runs f in a forked child; returns {exit status, what the child wrote to stderr}.
+template <class F>
+std::pair<int, std::string> in_child(F f) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(fds[1], 2);
+        ::close(fds[0]);
+        f();
+        std::_Exit(0);
+    }
+    ::close(fds[1]);
+    std::string err;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+        err.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
+}
+
+}  // namespace
+
+TEST_SUITE("runtime") {
+
+TEST_CASE("run returns main's value and rethrows main's exception") {
+    CHECK(ringo::run([]() -> task<int> { co_return 5; }()) == 5);
+    CHECK_THROWS_AS(ringo::run([]() -> task<void> {
+                        throw std::out_of_range("main failed");
+                        co_return;
+                    }()),
+                    std::out_of_range);
+}
+
+TEST_CASE("go runs tasks, callables with arguments and capturing lambdas") {
+    auto counter = std::make_shared<int>(0);
+    ringo::run([](std::shared_ptr<int> c) -> task<void> {
+        auto add = [](std::shared_ptr<int> p, int n) -> task<void> {
+            *p += n;
+            co_return;
+        };
+        ringo::go(add(c, 1));              // a task
+        ringo::go(add, c, 10);             // a callable returning a task, with arguments
+        ringo::go([c]() -> task<void> {    // a capturing coroutine lambda (moved into the frame)
+            co_await ringo::yield();
+            *c += 100;
+        });
+        ringo::go([c] { *c += 1000; });    // a plain callable
+        while (ringo::num_tasks() > 1)
+            co_await ringo::yield();
+    }(counter));
+    CHECK(*counter == 1111);
+    CHECK(counter.use_count() == 1);  // every copy held by a task is gone
+}
+
+TEST_CASE("yield lets every runnable task run, in FIFO order") {
+    std::vector<int> order;
+    ringo::run([](std::vector<int>& out) -> task<void> {
+        for (int i = 0; i < 3; ++i)
+            ringo::go(
+                [](std::vector<int>& o, int id) -> task<void> {
+                    o.push_back(id);
+                    co_await ringo::yield();
+                    o.push_back(id + 10);
+                },
+                std::ref(out), i);
+        while (ringo::num_tasks() > 1)
+            co_await ringo::yield();
+    }(order));
+    CHECK(order == std::vector<int>{2, 0, 1, 12, 10, 11});  // the newest spawn runs next, as in Go
+}
+
+TEST_CASE("misuse outside run is a panic_error naming the call") {
+    CHECK_THROWS_WITH_AS(ringo::go([] {}), doctest::Contains("ringo::go called outside ringo::run"),
+                         ringo::panic_error);
+    CHECK(ringo::num_tasks() == 0);
+    CHECK(ringo::dump_tasks().empty());
+    ringo::run([]() -> task<void> {
+        CHECK_THROWS_WITH_AS(ringo::run([]() -> task<void> { co_return; }()),
+                             doctest::Contains("not reentrant"), ringo::panic_error);
+        co_return;
+    }());
+}
+
+TEST_CASE("num_tasks and dump_tasks show each task, its state and where it waits") {
+    std::string dump;
+    std::size_t n = 0;
+    ringo::run([](std::string& d, std::size_t& count) -> task<void> {
+        ringo::go(sleeper, test::lifetime{1});
+        ringo::go(sleeper, test::lifetime{2});
+        co_await ringo::yield();  // let them park
+        count = ringo::num_tasks();
+        d = ringo::dump_tasks();
+    }(dump, n));
+    CHECK(n == 3);
+    CHECK(dump.find("task 1 [running]") != std::string::npos);
+    CHECK(dump.find("task 2 [chan receive] test/test_runtime.cpp:") != std::string::npos);
+    CHECK(dump.find("task 3 [chan receive] test/test_runtime.cpp:") != std::string::npos);
+    CHECK(dump.find("(go at test/test_runtime.cpp:") != std::string::npos);
+}
+
+TEST_CASE("tasks still alive when main returns are destroyed cleanly") {
+    test::lifetime_counts.reset();
+    ringo::run([]() -> task<void> {
+        for (int i = 0; i < 100; ++i)
+            ringo::go(sleeper, test::lifetime{i});
+        co_await ringo::yield();
+        CHECK(test::lifetime_counts.alive() >= 100);  // one held by each parked task (at least)
+    }());
+    CHECK(test::lifetime_counts.alive() == 0);
+}
+
+TEST_CASE("a blocked main with nothing left to run is a deadlock") {
+    test::lifetime_counts.reset();
+    std::string what;
+    try {
+        ringo::run([]() -> task<void> {
+            ringo::go(sleeper, test::lifetime{1});
+            co_await park_forever{};
+        }());
+    } catch (const ringo::deadlock_error& e) {
+        what = e.what();
+    }
+    CHECK(what.starts_with("all tasks are asleep - deadlock!"));
+    CHECK(what.find("task 1 [chan receive] test/test_runtime.cpp:") != std::string::npos);
+    CHECK(what.find("task 2 [chan receive]") != std::string::npos);
+    CHECK(test::lifetime_counts.alive() == 0);
+}
+
+TEST_CASE("blocking runs on a helper thread and returns its value or exception") {
+    auto main_thread = std::this_thread::get_id();
+    auto r = ringo::run([](std::thread::id home) -> task<int> {
+        auto on_helper = [home] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));  // main is idle meanwhile: no deadlock
+            return std::this_thread::get_id() != home ? 1 : 0;
+        };
+        int v = co_await ringo::blocking(on_helper);
+        auto thrower = []() -> int { throw std::invalid_argument("bad"); };
+        int caught = 0;
+        try {
+            (void)co_await ringo::blocking(thrower);
+        } catch (const std::invalid_argument&) {
+            caught = 1;
+        }
+        auto nothing = [] {};
+        co_await ringo::blocking(nothing);
+        co_return v * 10 + caught;
+    }(main_thread));
+    CHECK(r == 11);
+}
+
+TEST_CASE("many concurrent blocking calls all complete") {
+    int sum = ringo::run([]() -> task<int> {
+        auto total = std::make_shared<int>(0);
+        for (int i = 1; i <= 50; ++i)
+            ringo::go([total, i]() -> task<void> {
+                auto work = [i] {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                    return i;
+                };
+                *total += co_await ringo::blocking(work);
+            });
+        while (ringo::num_tasks() > 1)
+            co_await ringo::yield();
+        co_return *total;
+    }());
+    CHECK(sum == 50 * 51 / 2);
+}
+
+TEST_CASE("a blocking call outliving main does not touch the ended runtime") {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    ringo::run([](std::shared_ptr<std::atomic<bool>> d) -> task<void> {
+        ringo::go([d]() -> task<void> {
+            auto slow = [d] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                d->store(true);
+            };
+            co_await ringo::blocking(slow);
+        });
+        co_await ringo::yield();
+    }(done));
+    // The helper finishes on its own; give it time, so sanitizers see it end.
+    for (int i = 0; i < 200 && !done->load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(done->load());
+}
+
+TEST_CASE("ring operations pending when main returns are cancelled and drained first") {
+    // Each task reads from a pipe nobody writes: the read stays in the kernel
+    // until the runtime cancels it; the frame must outlive its completion.
+    static int completed = 0, freed_before_completion = 0;
+    completed = freed_before_completion = 0;
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    ringo::run([](int fd) -> task<void> {
+        for (int i = 0; i < 200; ++i)
+            ringo::go([fd]() -> task<void> {
+                std::byte buf[16];
+                struct guard {
+                    bool done = false;
+                    ~guard() {
+                        if (!done)
+                            ++freed_before_completion;
+                    }
+                } g;
+                ringo::detail::io_request req{IORING_OP_READ, fd, reinterpret_cast<std::uint64_t>(buf), sizeof buf};
+                ringo::detail::io_awaiter op{req};
+                int res = co_await op;
+                g.done = true;
+                ++completed;
+                CHECK(res == -ECANCELED);  // never reached: the task is destroyed at the end
+            });
+        co_await ringo::yield();
+    }(fds[0]));
+    CHECK(completed == 0);
+    CHECK(freed_before_completion == 200);  // destroyed, but only after the ring drained (ASan checks the rest)
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
+
+TEST_CASE("an I/O completion resumes the awaiting task with its result") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    REQUIRE(::write(fds[1], "hello", 5) == 5);
+    int n = ringo::run([](int fd) -> task<int> {
+        char buf[16];
+        ringo::detail::io_request req{IORING_OP_READ, fd, reinterpret_cast<std::uint64_t>(buf), sizeof buf};
+        ringo::detail::io_awaiter op{req};
+        int res = co_await op;
+        CHECK(std::string(buf, 5) == "hello");
+        co_return res;
+    }(fds[0]));
+    CHECK(n == 5);
+    ::close(fds[0]);
+    ::close(fds[1]);
+}
+
+TEST_CASE("a panic handler receives an exception escaping a go task") {
+    std::string message;
+    std::uint64_t id = 0;
+    unsigned line = 0;
+    ringo::set_panic_handler([&](std::exception_ptr e, const ringo::task_info& info) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            message = ex.what();
+        }
+        id = info.id;
+        line = info.spawn_site.line();
+    });
+    unsigned spawn_line = 0;
+    ringo::run([](unsigned& l) -> task<void> {
+        l = __LINE__ + 1;
+        ringo::go([]() -> task<void> { throw std::runtime_error("escaped"); co_return; });
+        co_await ringo::yield();
+    }(spawn_line));
+    ringo::set_panic_handler({});
+    CHECK(message == "escaped");
+    CHECK(id == 2);
+    CHECK(line == spawn_line);
+}
+
+TEST_CASE("without a handler, an escaping exception is a Go panic: message, spawn site, exit 2") {
+    auto [status, err] = in_child([] {
+        ringo::run([]() -> task<void> {
+            ringo::go([]() -> task<void> { throw std::runtime_error("kaboom"); co_return; });
+            co_await ringo::yield();
+            std::_Exit(0);  // not reached
+        }());
+    });
+    CHECK(status == 2);
+    CHECK(err.find("panic: kaboom") != std::string::npos);
+    CHECK(err.find("created by go at test/test_runtime.cpp:") != std::string::npos);
+}
+
+TEST_CASE("a kernel that refuses io_uring gives one clear error") {
+    auto [status, err] = in_child([] {
+        // seccomp: io_uring_setup fails with EPERM, as in a locked-down container.
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+            std::_Exit(3);
+        try {
+            ringo::run([]() -> task<void> { co_return; }());
+        } catch (const std::system_error& e) {
+            std::fputs(e.what(), stderr);
+            std::_Exit(e.code().value() == EPERM ? 4 : 5);
+        }
+        std::_Exit(6);
+    });
+    CHECK(status == 4);
+    CHECK(err.find("io_uring is not available") != std::string::npos);
+    CHECK(err.find("Operation not permitted") != std::string::npos);
+}
+
+}  // TEST_SUITE
