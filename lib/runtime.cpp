@@ -2,10 +2,13 @@
 #include <ringo/runtime.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 #include <vector>
+
+#include <ringo/detail/fastrand.hpp>
 
 #include "runtime_impl.hpp"
 
@@ -76,6 +79,14 @@ const char* to_string(task_state s) noexcept {
     case task_state::signal: return "signal wait";
     }
     return "?";
+}
+
+std::uint64_t fastrand_seed() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    std::uint64_t s = t ^ (counter.fetch_add(0x9e3779b97f4a7c15ULL, std::memory_order_relaxed) +
+                           reinterpret_cast<std::uintptr_t>(&counter));
+    return s != 0 ? s : 1;
 }
 
 [[noreturn]] void outside_run(const char* what) {

@@ -1,6 +1,8 @@
 // ringo/ringo.hpp - all of ringo: Go's concurrency model for C++20 on io_uring.
 #pragma once
 
+#include <ringo/chan.hpp>
 #include <ringo/errors.hpp>
 #include <ringo/runtime.hpp>
+#include <ringo/select.hpp>
 #include <ringo/task.hpp>

@@ -1,0 +1,349 @@
+// ringo/chan.hpp - Go channels: chan<T>, send_chan<T> (chan<- T), recv_chan<T> (<-chan T).
+//
+//   ringo::chan<int> ch(16);          // make(chan int, 16); chan<int>{0} or (0): unbuffered
+//   co_await ch.send(42);             // ch <- 42   (panic_error if ch is closed)
+//   std::optional<int> v = co_await ch.recv();   // v, ok := <-ch  (nullopt: closed and drained)
+//   ch.close();
+//
+// Semantics are Go's: FIFO; an unbuffered send completes only when a receiver
+// takes the value; receivers drain buffered values after close, then get
+// nullopt; close wakes every receiver and every blocked sender (whose send
+// throws panic_error). A default-constructed channel is nil: send and receive
+// on it block forever, close panics. Handles are cheap to copy (shared
+// reference), compare equal when they refer to the same channel, and may be
+// used from any task on any runtime thread. Move-only T works.
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <source_location>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include <ringo/detail/chan_state.hpp>
+#include <ringo/detail/goroutine.hpp>
+#include <ringo/errors.hpp>
+
+namespace ringo {
+
+enum class recv_state { ok, would_block, closed };
+
+template <class T>
+struct recv_result {
+    std::optional<T> value;  // engaged iff state == ok
+    recv_state state;
+};
+
+template <class T>
+class chan;
+template <class T>
+class send_chan;
+template <class T>
+class recv_chan;
+
+namespace detail {
+
+// A counted reference to a channel's state; null for a nil channel.
+template <class T>
+class chan_ref {
+public:
+    chan_ref() noexcept = default;
+    explicit chan_ref(chan_state<T>* s) noexcept : s_(s) {}
+    chan_ref(const chan_ref& o) noexcept : s_(o.s_) {
+        if (s_ != nullptr)
+            s_->retain();
+    }
+    chan_ref(chan_ref&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    chan_ref& operator=(chan_ref o) noexcept {
+        std::swap(s_, o.s_);
+        return *this;
+    }
+    ~chan_ref() {
+        if (s_ != nullptr)
+            s_->release();
+    }
+    chan_state<T>* get() const noexcept { return s_; }
+    friend bool operator==(const chan_ref&, const chan_ref&) = default;
+
+    // A new counted reference to s (null stays null).
+    static chan_ref share(chan_state<T>* s) noexcept {
+        if (s != nullptr)
+            s->retain();
+        return chan_ref(s);
+    }
+
+private:
+    chan_state<T>* s_ = nullptr;
+};
+
+// co_await ch.recv(). The awaiter is the wait node.
+template <class T>
+class [[nodiscard]] recv_awaiter {
+public:
+    recv_awaiter(chan_state<T>* s, std::source_location site) noexcept : s_(s), site_(site) {}
+    recv_awaiter(const recv_awaiter&) = delete;
+    recv_awaiter& operator=(const recv_awaiter&) = delete;
+    ~recv_awaiter() {
+        if (node_.queued) {  // destroyed while parked (runtime teardown)
+            std::lock_guard lock(s_->lock);
+            s_->receivers().remove(&node_);
+        }
+    }
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+        if (s_ == nullptr) {  // nil channel: blocks forever
+            park(h, task_state::chan_receive, site_, "chan::recv");
+            return true;
+        }
+        goroutine* to_wake = nullptr;
+        s_->lock.lock();
+        if (s_->recv_now(result_, to_wake)) {
+            s_->lock.unlock();
+            if (to_wake != nullptr)
+                wake(to_wake);
+            return false;
+        }
+        node_.g = park(h, task_state::chan_receive, site_, "chan::recv");
+        node_.dst = &result_;
+        s_->receivers().push_back(&node_);
+        s_->lock.unlock();
+        return true;
+    }
+    std::optional<T> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) { return std::move(result_); }
+
+private:
+    chan_state<T>* s_;
+    std::source_location site_;
+    std::optional<T> result_;
+    chan_waiter<T> node_;
+};
+
+// co_await ch.send(v). Owns the value until a receiver or the buffer takes it.
+template <class T>
+class [[nodiscard]] send_awaiter {
+public:
+    send_awaiter(chan_state<T>* s, T v, std::source_location site) : s_(s), value_(std::move(v)), site_(site) {}
+    send_awaiter(const send_awaiter&) = delete;
+    send_awaiter& operator=(const send_awaiter&) = delete;
+    ~send_awaiter() {
+        if (node_.queued) {
+            std::lock_guard lock(s_->lock);
+            s_->senders().remove(&node_);
+        }
+    }
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+        if (s_ == nullptr) {
+            park(h, task_state::chan_send, site_, "chan::send");
+            return true;
+        }
+        goroutine* to_wake = nullptr;
+        s_->lock.lock();
+        if (s_->closed()) {
+            s_->lock.unlock();
+            node_.closed = true;
+            return false;
+        }
+        if (s_->send_now(value_, to_wake)) {
+            s_->lock.unlock();
+            if (to_wake != nullptr)
+                wake(to_wake);
+            return false;
+        }
+        node_.g = park(h, task_state::chan_send, site_, "chan::send");
+        node_.src = &value_;
+        s_->senders().push_back(&node_);
+        s_->lock.unlock();
+        return true;
+    }
+    void await_resume() const {
+        if (node_.closed)
+            throw panic_error("send on closed channel");
+    }
+
+private:
+    chan_state<T>* s_;
+    T value_;
+    std::source_location site_;
+    chan_waiter<T> node_;
+};
+
+template <class T>
+bool try_send(chan_state<T>* s, T& v) {
+    if (s == nullptr)
+        return false;
+    goroutine* to_wake = nullptr;
+    bool sent;
+    {
+        std::lock_guard lock(s->lock);
+        if (s->closed())
+            throw panic_error("send on closed channel");
+        sent = s->send_now(v, to_wake);
+    }
+    if (to_wake != nullptr)
+        wake(to_wake);
+    return sent;
+}
+
+template <class T>
+recv_result<T> try_recv(chan_state<T>* s) {
+    recv_result<T> r{std::nullopt, recv_state::would_block};
+    if (s == nullptr)
+        return r;
+    goroutine* to_wake = nullptr;
+    bool done;
+    {
+        std::lock_guard lock(s->lock);
+        done = s->recv_now(r.value, to_wake);
+    }
+    if (to_wake != nullptr)
+        wake(to_wake);
+    if (done)
+        r.state = r.value ? recv_state::ok : recv_state::closed;
+    return r;
+}
+
+template <class T>
+void close(chan_state<T>* s) {
+    if (s == nullptr)
+        throw panic_error("close of nil channel");
+    chan_waiter<T>* woken;
+    {
+        std::lock_guard lock(s->lock);
+        woken = s->close_locked();
+    }
+    wake_all(woken);
+}
+
+template <class T>
+std::size_t len(chan_state<T>* s) {
+    if (s == nullptr)
+        return 0;
+    std::lock_guard lock(s->lock);
+    return s->len();
+}
+
+template <class T>
+chan_state<T>* state_of(const chan<T>& c) noexcept;
+template <class T>
+chan_state<T>* state_of(const send_chan<T>& c) noexcept;
+template <class T>
+chan_state<T>* state_of(const recv_chan<T>& c) noexcept;
+
+}  // namespace detail
+
+// A bidirectional channel handle (Go's `chan T`).
+template <class T>
+class chan {
+public:
+    using value_type = T;
+
+    // A nil channel.
+    chan() noexcept = default;
+    // make(chan T, capacity); 0 makes an unbuffered channel.
+    explicit chan(std::size_t capacity) : ref_(new detail::chan_state<T>(capacity)) {}
+
+    // co_await ch.send(v): blocks until a receiver or the buffer takes v.
+    // Throws panic_error if the channel is or gets closed. Nil: blocks forever.
+    [[nodiscard]] detail::send_awaiter<T> send(T v, std::source_location site = std::source_location::current()) const {
+        return {ref_.get(), std::move(v), site};
+    }
+    // co_await ch.recv(): the next value, or nullopt once closed and drained.
+    // Nil: blocks forever.
+    [[nodiscard]] detail::recv_awaiter<T> recv(std::source_location site = std::source_location::current()) const noexcept {
+        return {ref_.get(), site};
+    }
+    // Sends without blocking: false if it would block (v untouched). v is
+    // moved from only on success. Throws panic_error if closed. Nil: false.
+    bool try_send(T& v) const { return detail::try_send(ref_.get(), v); }
+    bool try_send(T&& v) const { return detail::try_send(ref_.get(), v); }
+    // Receives without blocking: {value, ok} / {nullopt, would_block} / {nullopt, closed}.
+    recv_result<T> try_recv() const { return detail::try_recv(ref_.get()); }
+    // Closes the channel. Throws panic_error if nil or already closed.
+    void close() const { detail::close(ref_.get()); }
+
+    std::size_t len() const { return detail::len(ref_.get()); }
+    std::size_t cap() const noexcept { return ref_.get() != nullptr ? ref_.get()->cap() : 0; }
+    explicit operator bool() const noexcept { return ref_.get() != nullptr; }
+    friend bool operator==(const chan&, const chan&) = default;
+
+private:
+    friend detail::chan_state<T>* detail::state_of<T>(const chan<T>&) noexcept;
+    detail::chan_ref<T> ref_;
+};
+
+// The send-only view of a channel (Go's `chan<- T`).
+template <class T>
+class send_chan {
+public:
+    using value_type = T;
+
+    send_chan() noexcept = default;
+    send_chan(const chan<T>& c) noexcept : ref_(detail::chan_ref<T>::share(detail::state_of(c))) {}  // implicit, as in Go
+
+    [[nodiscard]] detail::send_awaiter<T> send(T v, std::source_location site = std::source_location::current()) const {
+        return {ref_.get(), std::move(v), site};
+    }
+    bool try_send(T& v) const { return detail::try_send(ref_.get(), v); }
+    bool try_send(T&& v) const { return detail::try_send(ref_.get(), v); }
+    void close() const { detail::close(ref_.get()); }
+    std::size_t len() const { return detail::len(ref_.get()); }
+    std::size_t cap() const noexcept { return ref_.get() != nullptr ? ref_.get()->cap() : 0; }
+    explicit operator bool() const noexcept { return ref_.get() != nullptr; }
+    friend bool operator==(const send_chan&, const send_chan&) = default;
+
+private:
+    friend detail::chan_state<T>* detail::state_of<T>(const send_chan<T>&) noexcept;
+    detail::chan_ref<T> ref_;
+};
+
+// The receive-only view of a channel (Go's `<-chan T`).
+template <class T>
+class recv_chan {
+public:
+    using value_type = T;
+
+    recv_chan() noexcept = default;
+    recv_chan(const chan<T>& c) noexcept : ref_(detail::chan_ref<T>::share(detail::state_of(c))) {}  // implicit, as in Go
+
+    [[nodiscard]] detail::recv_awaiter<T> recv(std::source_location site = std::source_location::current()) const noexcept {
+        return {ref_.get(), site};
+    }
+    recv_result<T> try_recv() const { return detail::try_recv(ref_.get()); }
+    std::size_t len() const { return detail::len(ref_.get()); }
+    std::size_t cap() const noexcept { return ref_.get() != nullptr ? ref_.get()->cap() : 0; }
+    explicit operator bool() const noexcept { return ref_.get() != nullptr; }
+    friend bool operator==(const recv_chan&, const recv_chan&) = default;
+
+    // For ringo's own producers (timers, signals): adopts a state reference.
+    explicit recv_chan(detail::chan_ref<T> ref) noexcept : ref_(std::move(ref)) {}
+
+private:
+    friend detail::chan_state<T>* detail::state_of<T>(const recv_chan<T>&) noexcept;
+    detail::chan_ref<T> ref_;
+};
+
+// chan<void>-style signalling.
+using signal_chan = chan<std::monostate>;
+
+namespace detail {
+template <class T>
+chan_state<T>* state_of(const chan<T>& c) noexcept {
+    return c.ref_.get();
+}
+template <class T>
+chan_state<T>* state_of(const send_chan<T>& c) noexcept {
+    return c.ref_.get();
+}
+template <class T>
+chan_state<T>* state_of(const recv_chan<T>& c) noexcept {
+    return c.ref_.get();
+}
+}  // namespace detail
+
+}  // namespace ringo

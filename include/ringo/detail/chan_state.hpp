@@ -1,0 +1,145 @@
+// ringo/detail/chan_state.hpp - the shared state of a channel (Go's hchan).
+//
+// One lock guards everything: the ring buffer of `cap` slots, the queues of
+// waiting senders and receivers, and `closed`. A sender that finds a waiting
+// receiver hands the value straight to it (and vice versa); otherwise it goes
+// through the buffer, or the sender waits. Wake-ups (ready()) are issued after
+// the lock is released. Any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <optional>
+#include <utility>
+
+#include <ringo/detail/spinlock.hpp>
+#include <ringo/detail/waiter.hpp>
+#include <ringo/errors.hpp>
+
+namespace ringo::detail {
+
+template <class T>
+class chan_state {
+public:
+    explicit chan_state(std::size_t capacity)
+        : cap_(capacity), buf_(capacity != 0 ? std::allocator<T>().allocate(capacity) : nullptr) {}
+
+    ~chan_state() {
+        for (std::size_t i = 0; i < count_; ++i)
+            std::destroy_at(slot(i));
+        if (buf_ != nullptr)
+            std::allocator<T>().deallocate(buf_, cap_);
+    }
+    chan_state(const chan_state&) = delete;
+    chan_state& operator=(const chan_state&) = delete;
+
+    // Handles share ownership through an intrusive count (any thread).
+    void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            delete this;
+    }
+
+    spinlock lock;
+
+    // --- The caller holds `lock` for everything below. ---
+
+    bool closed() const noexcept { return closed_; }
+    std::size_t len() const noexcept { return count_; }
+    std::size_t cap() const noexcept { return cap_; }
+    wait_queue<T>& senders() noexcept { return sendq_; }
+    wait_queue<T>& receivers() noexcept { return recvq_; }
+
+    // Receives at once if possible: true with `out` engaged (a value), or true
+    // with `out` empty (closed and drained); false if the receiver must wait.
+    // `wake` is set to a sender to ready() after unlocking.
+    bool recv_now(std::optional<T>& out, goroutine*& wake) {
+        if (chan_waiter<T>* s = sendq_.dequeue()) {
+            if (cap_ == 0) {
+                out.emplace(std::move(*s->src));
+            } else {  // buffer full: take the head, the sender's value joins the tail
+                T* head = slot(0);
+                out.emplace(std::move(*head));
+                std::destroy_at(head);
+                std::construct_at(head, std::move(*s->src));
+                head_ = next_index(head_);
+            }
+            wake = s->g;
+            return true;
+        }
+        if (count_ > 0) {
+            T* head = slot(0);
+            out.emplace(std::move(*head));
+            std::destroy_at(head);
+            head_ = next_index(head_);
+            --count_;
+            return true;
+        }
+        return closed_;
+    }
+
+    // Sends at once if possible (the channel must not be closed): true if `v`
+    // was moved to a waiting receiver or the buffer, false if the sender must
+    // wait (v untouched). `wake` is set to a receiver to ready() after unlocking.
+    bool send_now(T& v, goroutine*& wake) {
+        if (chan_waiter<T>* r = recvq_.dequeue()) {
+            r->dst->emplace(std::move(v));
+            wake = r->g;
+            return true;
+        }
+        if (count_ < cap_) {
+            std::construct_at(slot(count_), std::move(v));
+            ++count_;
+            return true;
+        }
+        return false;
+    }
+
+    // Marks the channel closed and unlinks every waiter, flagged `closed`, into
+    // a list (through chan_waiter::next) to wake after unlocking.
+    // Throws panic_error if already closed.
+    chan_waiter<T>* close_locked() {
+        if (closed_)
+            throw panic_error("close of closed channel");
+        closed_ = true;
+        chan_waiter<T>* list = nullptr;
+        for (wait_queue<T>* q : {&recvq_, &sendq_})
+            while (chan_waiter<T>* w = q->dequeue()) {
+                w->closed = true;
+                w->next = list;
+                list = w;
+            }
+        return list;
+    }
+
+private:
+    T* slot(std::size_t i) noexcept {
+        std::size_t at = head_ + i;
+        return buf_ + (at >= cap_ ? at - cap_ : at);
+    }
+    std::size_t next_index(std::size_t i) const noexcept { return i + 1 == cap_ ? 0 : i + 1; }
+
+    std::atomic<std::size_t> refs_{1};
+    // Guarded by lock.
+    bool closed_ = false;
+    std::size_t cap_;
+    T* buf_;
+    std::size_t head_ = 0;
+    std::size_t count_ = 0;
+    wait_queue<T> recvq_;
+    wait_queue<T> sendq_;
+};
+
+// Wakes the waiters close_locked() returned. Call after unlocking.
+template <class T>
+void wake_all(chan_waiter<T>* list) noexcept {
+    while (list != nullptr) {
+        chan_waiter<T>* next = list->next;  // read before the owner may resume
+        wake(list->g);
+        list = next;
+    }
+}
+
+}  // namespace ringo::detail
