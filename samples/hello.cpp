@@ -1,29 +1,67 @@
-// hello: spawn a few tasks, collect their results, show the task dump.
+// hello: the first ringo program. Spawns a few tasks, collects their results
+// over a channel, and prints the task dump while they wait to report.
+//
+//   ./dev sample hello [--tasks N]
 #include <ringo/ringo.hpp>
 
 #include <cstdio>
-#include <vector>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
-ringo::task<int> square(int x) {
-    co_await ringo::yield();
-    co_return x * x;
+namespace {
+
+struct result {
+    int id;
+    long value;
+};
+
+ringo::task<long> fib(int n) {
+    if (n < 2)
+        co_return n;
+    long a = co_await fib(n - 1);
+    long b = co_await fib(n - 2);
+    co_return a + b;
 }
 
-ringo::task<void> worker(int id, std::vector<int>& out) {
-    int v = co_await square(id);
-    out[id] = v;
+// go worker(id, out): computes, then reports on `out`.
+ringo::task<void> worker(int id, ringo::send_chan<result> out) {
+    long v = co_await fib(10 + id);
+    co_await out.send(result{id, v});
 }
 
-ringo::task<int> hello_main() {
-    std::vector<int> results(5);
-    for (int i = 0; i < 5; ++i)
-        ringo::go(worker, i, std::ref(results));
-    std::printf("%zu tasks alive:\n%s", ringo::num_tasks(), ringo::dump_tasks().c_str());
-    while (ringo::num_tasks() > 1)
-        co_await ringo::yield();
-    for (int i = 0; i < 5; ++i)
-        std::printf("square(%d) = %d\n", i, results[i]);
+ringo::task<int> hello_main(int tasks) {
+    ringo::chan<result> results(0);  // unbuffered: each worker waits for main to take its result
+    for (int id = 0; id < tasks; ++id)
+        ringo::go(worker, id, ringo::send_chan<result>(results));
+
+    co_await ringo::yield();  // let the workers run until they block on the send
+    std::printf("%zu tasks are alive; where each one is:\n%s\n", ringo::num_tasks(), ringo::dump_tasks().c_str());
+
+    for (int i = 0; i < tasks; ++i) {
+        auto r = co_await results.recv();
+        std::printf("worker %d: fib(%d) = %ld\n", r->id, 10 + r->id, r->value);
+    }
+    co_await ringo::yield();  // the workers return from their sends and end
+    std::printf("all %d results received; %zu task left (main)\n", tasks, ringo::num_tasks());
     co_return 0;
 }
 
-int main() { return ringo::run(hello_main()); }
+}  // namespace
+
+int main(int argc, char** argv) {
+    int tasks = 5;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--tasks") == 0 && i + 1 < argc) {
+            tasks = std::atoi(argv[++i]);
+        } else {
+            std::fprintf(stderr, "usage: hello [--tasks N]   (N workers, default 5)\n");
+            return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+    if (tasks < 1 || tasks > 30) {
+        std::fprintf(stderr, "hello: --tasks must be between 1 and 30\n");
+        return 2;
+    }
+    return ringo::run(hello_main(tasks));
+}

@@ -5,4 +5,5 @@
 #include <ringo/errors.hpp>
 #include <ringo/runtime.hpp>
 #include <ringo/select.hpp>
+#include <ringo/sync.hpp>
 #include <ringo/task.hpp>

@@ -1,0 +1,193 @@
+// ringo-bench: the workloads of shared/bench/WORKLOADS.md.
+//
+//   ringo-bench [WORKLOAD...]     (none: all)
+//
+// Prints one line per workload on stdout, "NAME NS_PER_OP" (idle_tasks_1m:
+// "NAME BYTES_PER_TASK"); notes go to stderr. Build in release mode.
+#include <ringo/ringo.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using ringo::chan;
+using ringo::task;
+using clk = std::chrono::steady_clock;
+
+double ns_since(clk::time_point start, double ops) {
+    return std::chrono::duration<double, std::nano>(clk::now() - start).count() / ops;
+}
+
+// pingpong_roundtrip: two tasks, two unbuffered channels a->b->a.
+task<double> pingpong() {
+    constexpr int n = 1'000'000;
+    chan<int> ping(0), pong(0);
+    ringo::go([](chan<int> in, chan<int> out) -> task<void> {
+        while (auto v = co_await in.recv())
+            co_await out.send(*v);
+    }, ping, pong);
+    auto start = clk::now();
+    for (int i = 0; i < n; ++i) {
+        co_await ping.send(i);
+        co_await pong.recv();
+    }
+    double ns = ns_since(start, n);
+    ping.close();
+    co_return ns;
+}
+
+// spsc_cap128: 5,000,000 ints through a capacity-128 channel.
+task<double> spsc() {
+    constexpr int n = 5'000'000;
+    chan<int> ch(128);
+    ringo::wait_group wg;
+    auto start = clk::now();
+    wg.go([ch]() -> task<void> {
+        for (int i = 0; i < n; ++i)
+            co_await ch.send(i);
+        ch.close();
+    });
+    std::int64_t sum = 0;
+    while (auto v = co_await ch.recv())
+        sum += *v;
+    co_await wg.wait();
+    double ns = ns_since(start, n);
+    if (sum != std::int64_t(n) * (n - 1) / 2)
+        std::fprintf(stderr, "spsc: wrong sum\n");
+    co_return ns;
+}
+
+// mpmc_4x4_cap64: 4 producers x 1,000,000 ints, 4 consumers, capacity 64.
+task<double> mpmc() {
+    constexpr int per = 1'000'000, producers = 4, consumers = 4;
+    chan<int> ch(64);
+    ringo::wait_group prod, cons;
+    auto start = clk::now();
+    for (int p = 0; p < producers; ++p)
+        prod.go([ch]() -> task<void> {
+            for (int i = 0; i < per; ++i)
+                co_await ch.send(i);
+        });
+    for (int c = 0; c < consumers; ++c)
+        cons.go([ch]() -> task<void> {
+            while (co_await ch.recv()) {
+            }
+        });
+    co_await prod.wait();
+    ch.close();
+    co_await cons.wait();
+    co_return ns_since(start, double(per) * producers);
+}
+
+// select4_recv: 4 producers on their own capacity-16 channels, one consumer
+// selecting over the 4 receives 4,000,000 times.
+task<double> select4() {
+    constexpr int per = 1'000'000;
+    chan<int> c0(16), c1(16), c2(16), c3(16);
+    for (chan<int> c : {c0, c1, c2, c3})
+        ringo::go([c]() -> task<void> {
+            for (int i = 0; i < per; ++i)
+                co_await c.send(i);
+        });
+    auto start = clk::now();
+    for (int i = 0; i < 4 * per; ++i) {
+        auto r = co_await ringo::select(ringo::recv(c0), ringo::recv(c1), ringo::recv(c2), ringo::recv(c3));
+        (void)r;
+    }
+    co_return ns_since(start, 4.0 * per);
+}
+
+// spawn_join: spawn 1,000,000 empty tasks, wait for all (wait_group).
+task<double> spawn_join() {
+    constexpr int n = 1'000'000;
+    ringo::wait_group wg;
+    auto start = clk::now();
+    for (int i = 0; i < n; ++i)
+        wg.go([]() -> task<void> { co_return; });
+    co_await wg.wait();
+    co_return ns_since(start, n);
+}
+
+long rss_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+// idle_tasks_1m: 1,000,000 tasks each blocked on its own channel receive,
+// then all released; bytes of resident memory per blocked task.
+task<double> idle_tasks() {
+    constexpr int n = 1'000'000;
+    long before = rss_bytes();
+    std::vector<chan<int>> chans;
+    chans.reserve(n);
+    ringo::wait_group wg;
+    for (int i = 0; i < n; ++i) {
+        chans.emplace_back(0);
+        wg.go([c = chans.back()]() -> task<void> { co_await c.recv(); });
+    }
+    co_await ringo::yield();  // every task is now parked
+    long during = rss_bytes();
+    for (auto& c : chans)
+        c.close();
+    co_await wg.wait();
+    co_return double(during - before) / n;
+}
+
+struct workload {
+    const char* name;
+    std::function<task<double>()> body;
+};
+
+const std::vector<workload>& workloads() {
+    static const std::vector<workload> all = {
+        {"pingpong_roundtrip", pingpong}, {"spsc_cap128", spsc},     {"mpmc_4x4_cap64", mpmc},
+        {"select4_recv", select4},        {"spawn_join", spawn_join}, {"idle_tasks_1m", idle_tasks},
+    };
+    return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string_view> wanted(argv + 1, argv + argc);
+    if (!wanted.empty() && (wanted[0] == "--help" || wanted[0] == "-h")) {
+        std::fprintf(stderr, "usage: ringo-bench [WORKLOAD...]\nworkloads:");
+        for (const auto& w : workloads())
+            std::fprintf(stderr, " %s", w.name);
+        std::fprintf(stderr, "\n");
+        return 0;
+    }
+    for (std::string_view name : wanted) {
+        bool known = false;
+        for (const auto& w : workloads())
+            known = known || name == w.name;
+        if (!known) {
+            std::fprintf(stderr, "ringo-bench: unknown workload '%.*s' (--help lists them)\n", int(name.size()),
+                         name.data());
+            return 2;
+        }
+    }
+    for (const auto& w : workloads()) {
+        bool run_it = wanted.empty();
+        for (std::string_view name : wanted)
+            run_it = run_it || name == w.name;
+        if (!run_it)
+            continue;
+        double v = ringo::run(w.body());
+        std::printf("%s %.1f\n", w.name, v);
+        std::fflush(stdout);
+    }
+    return 0;
+}
