@@ -18,9 +18,11 @@
 // A nil channel disables its case; a select of only nil cases blocks forever.
 // A send case on a closed channel that is chosen throws panic_error, as Go does.
 //
-// The algorithm is Go's selectgo, in three passes over the cases: lock every
-// channel involved in address order; pass 1 polls the cases in random order
-// and completes the first ready one; otherwise pass 2 enqueues a wait node on
+// The algorithm is Go's selectgo, in three passes over the cases. Pass 1
+// polls the cases in random order and completes the first ready one; it first
+// tries each case under its own channel's lock alone (the fast path), then,
+// if none was ready, under the locks of every channel involved, taken in
+// address order. If still nothing is ready, pass 2 enqueues a wait node on
 // every channel, all sharing one select_state, and parks. The first
 // counterpart to claim that state completes the select (detail/waiter.hpp).
 // On resumption, pass 3 locks the channels again and unlinks the losing nodes.
@@ -179,12 +181,39 @@ struct select_engine {
         return -1;
     }
 
+    // Pass 1 without the lock set: polls each case under its own channel's
+    // lock only. A case found ready completes as the single channel operation
+    // it is, so the common case (something is ready) takes one lock, not N.
+    int poll_each() {
+        for (std::uint32_t i : order) {
+            bool ready = false;
+            goroutine* to_wake = nullptr;
+            visit(i, [&](auto& node) {
+                if (spinlock* l = node.lock()) {
+                    l->lock();
+                    ready = node.poll(to_wake);
+                    l->unlock();
+                }
+            });
+            if (ready) {
+                if (to_wake != nullptr)
+                    wake(to_wake);
+                return static_cast<int>(i);
+            }
+        }
+        return -1;
+    }
+
     // Pass 1, then pass 2 if nothing is ready. Returns the winner (>= 0), or -1
     // if parked.
     int begin(std::coroutine_handle<> h, select_state& sel, const std::source_location& site, bool biased) {
+        poll_order(order, biased);
+        if (int winner = poll_each(); winner >= 0)
+            return winner;
+        // Nothing was ready a moment ago: lock every channel, poll again (a
+        // case may have become ready meanwhile), and enqueue if still nothing.
         for (std::size_t i = 0; i < n; ++i)
             visit(i, [&](auto& node) { locks[i] = node.lock(); });
-        poll_order(order, biased);
         lock_set set(locks);
         goroutine* to_wake = nullptr;
         set.lock();
@@ -207,17 +236,8 @@ struct select_engine {
 
     // Pass 1 alone (try_select). Returns the winner or -1.
     int try_once() {
-        for (std::size_t i = 0; i < n; ++i)
-            visit(i, [&](auto& node) { locks[i] = node.lock(); });
         poll_order(order, false);
-        lock_set set(locks);
-        goroutine* to_wake = nullptr;
-        set.lock();
-        int winner = poll(to_wake);
-        set.unlock();
-        if (to_wake != nullptr)
-            wake(to_wake);
-        return winner;
+        return poll_each();
     }
 
     // Pass 3: unlinks every node still queued (the losers). Also used when a
