@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <string>
 #include <system_error>
@@ -123,10 +124,24 @@ void executor::ready_remote(goroutine* g) noexcept {
     do {
         g->next = head;
     } while (!remote_.compare_exchange_weak(head, g, std::memory_order_seq_cst, std::memory_order_relaxed));
+    notify();
+}
+
+void executor::notify() noexcept {
     // Pairs with the sleep handshake in wait(): either the executor sees our
     // push before it sleeps, or we see it asleep and wake it.
     if (sleeping_.exchange(false, std::memory_order_seq_cst))
         (void)::eventfd_write(ring_->wake_fd, 1);
+}
+
+void executor::post_timer_sync(timer_node* n) noexcept {
+    if (n->sync_posted.exchange(true, std::memory_order_acq_rel))
+        return;  // already queued: the executor will see the latest state
+    timer_node* head = timer_syncs_.load(std::memory_order_relaxed);
+    do {
+        n->sync_next = head;
+    } while (!timer_syncs_.compare_exchange_weak(head, n, std::memory_order_seq_cst, std::memory_order_relaxed));
+    notify();
 }
 
 void executor::submit(io_op* op, const io_request& r) {
@@ -178,6 +193,32 @@ public:
         return true;
     }
 
+    // Delivers the sync requests other threads posted.
+    bool take_timer_syncs() noexcept {
+        timer_node* list = e_.timer_syncs_.exchange(nullptr, std::memory_order_acquire);
+        if (list == nullptr)
+            return false;
+        auto now = clock::now();
+        while (list != nullptr) {
+            timer_node* next = list->sync_next;
+            list->sync_posted.store(false, std::memory_order_release);
+            list->on_event(list, timer_event::sync, now);
+            list = next;
+        }
+        return true;
+    }
+
+    // Fires every timer whose deadline has passed.
+    void run_timers() noexcept {
+        if (e_.timers_.empty())
+            return;
+        auto now = clock::now();
+        while (!e_.timers_.empty() && e_.timers_.top()->when <= now) {
+            timer_node* n = e_.timers_.pop();
+            n->on_event(n, timer_event::fire, now);
+        }
+    }
+
     // Dispatches every completion the ring holds. Returns how many.
     unsigned reap() noexcept {
         unsigned head = 0, n = 0;
@@ -218,13 +259,23 @@ public:
     bool wait() noexcept {
         // pending_blocking_ is read before remote_: a helper thread pushes its
         // wake-up before it stops counting, so one of the two shows it.
-        bool may_wake = e_.pending_io_ != 0 || e_.pending_blocking_.load(std::memory_order_seq_cst) != 0;
-        if (!may_wake && e_.remote_.load(std::memory_order_seq_cst) == nullptr)
+        bool may_wake = e_.pending_io_ != 0 || !e_.timers_.empty() ||
+                        e_.pending_blocking_.load(std::memory_order_seq_cst) != 0;
+        if (!may_wake && nothing_posted())
             return false;
         e_.sleeping_.store(true, std::memory_order_seq_cst);
-        if (e_.remote_.load(std::memory_order_seq_cst) == nullptr) {
+        if (nothing_posted()) {
             io_uring_cqe* cqe = nullptr;
-            io_uring_submit_and_wait_timeout(&r_.uring, &cqe, 1, nullptr, nullptr);
+            if (e_.timers_.empty()) {
+                io_uring_submit_and_wait_timeout(&r_.uring, &cqe, 1, nullptr, nullptr);
+            } else {
+                auto left = e_.timers_.top()->when - clock::now();
+                if (left > clock::duration::zero()) {
+                    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+                    __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
+                    io_uring_submit_and_wait_timeout(&r_.uring, &cqe, 1, &ts, nullptr);
+                }
+            }
         }
         e_.sleeping_.store(false, std::memory_order_relaxed);
         reap();
@@ -232,6 +283,11 @@ public:
     }
 
 private:
+    bool nothing_posted() const noexcept {
+        return e_.remote_.load(std::memory_order_seq_cst) == nullptr &&
+               e_.timer_syncs_.load(std::memory_order_seq_cst) == nullptr;
+    }
+
     executor& e_;
     executor::ring& r_;
     unsigned runnext_streak_ = 0;
@@ -249,15 +305,21 @@ bool executor::run_until(const bool& main_done) {
             if (++ticks % poll_interval == 0) {
                 loop.poll();
                 loop.take_remote();
+                loop.take_timer_syncs();
+                loop.run_timers();
             }
             continue;
         }
         loop.poll();
-        if (loop.take_remote() || !local_.empty() || runnext_ != nullptr)
+        loop.take_remote();
+        loop.take_timer_syncs();
+        loop.run_timers();
+        if (!local_.empty() || runnext_ != nullptr)
             continue;
         if (!loop.wait())
             return false;
         loop.take_remote();
+        loop.take_timer_syncs();
     }
     return true;
 }
@@ -286,6 +348,13 @@ void executor::shutdown() noexcept {
     local_.clear();
     runnext_ = nullptr;
     remote_.store(nullptr, std::memory_order_relaxed);
+    // Timers still armed (their owners are handles that may outlive the
+    // runtime) leave the heap; requests posted meanwhile are moot.
+    loop.take_timer_syncs();
+    auto now = clock::now();
+    for (timer_node* n : timers_.take_all())
+        n->on_event(n, timer_event::detach, now);
+    timer_syncs_.store(nullptr, std::memory_order_relaxed);
 }
 
 }  // namespace ringo::detail

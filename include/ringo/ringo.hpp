@@ -7,3 +7,4 @@
 #include <ringo/select.hpp>
 #include <ringo/sync.hpp>
 #include <ringo/task.hpp>
+#include <ringo/time.hpp>

@@ -38,8 +38,12 @@ public:
     // Handles share ownership through an intrusive count (any thread).
     void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-            delete this;
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            if (on_last_release_ != nullptr)
+                on_last_release_(this);
+            else
+                delete this;
+        }
     }
 
     spinlock lock;
@@ -113,6 +117,11 @@ public:
             }
         return list;
     }
+
+protected:
+    // A channel fed by a timer frees itself through its timer (time.hpp).
+    using last_release_fn = void (*)(chan_state*) noexcept;
+    last_release_fn on_last_release_ = nullptr;
 
 private:
     T* slot(std::size_t i) noexcept {

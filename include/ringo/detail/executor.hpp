@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/timer_heap.hpp>
 
 namespace ringo::detail {
 
@@ -124,12 +125,22 @@ public:
     void cancel(io_op* op);
     std::uint32_t pending_io() const noexcept { return pending_io_; }
 
+    // Timers (executor thread only, but post_timer_sync: any thread).
+    // Arms n to fire at `when` (moves it if armed).
+    void add_timer(timer_node* n, clock::time_point when) { timers_.update(n, when); }
+    void remove_timer(timer_node* n) noexcept { timers_.remove(n); }
+    std::size_t timer_count() const noexcept { return timers_.size(); }
+    // Asks the executor to deliver timer_event::sync to n on its own thread.
+    // Any thread; n must stay alive until then.
+    void post_timer_sync(timer_node* n) noexcept;
+
     // blocking() calls in flight whose task lives here (any thread).
     std::atomic<std::uint32_t> pending_blocking_{0};
 
 private:
     friend class executor_loop;
     void ready_remote(goroutine* g) noexcept;
+    void notify() noexcept;  // wakes the executor if it sleeps
 
     runtime& rt_;
 
@@ -139,11 +150,13 @@ private:
     goroutine* all_ = nullptr;
     std::uint64_t live_ = 0;
     std::uint32_t pending_io_ = 0;  // submitted ring operations not yet completed
+    timer_heap timers_;
     struct ring;
     ring* ring_;                    // lib/executor.cpp
 
     // Any thread: Treiber stack of wake-ups from other threads.
     alignas(64) std::atomic<goroutine*> remote_{nullptr};
+    std::atomic<timer_node*> timer_syncs_{nullptr};  // Treiber stack through sync_next
     std::atomic<bool> sleeping_{false};
 };
 

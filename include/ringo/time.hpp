@@ -1,0 +1,251 @@
+// ringo/time.hpp - Go's time package for tasks: sleep, time.After, Timer,
+// Ticker, AfterFunc.
+//
+//   co_await ringo::sleep_for(10ms);
+//   auto r = co_await ringo::select(ringo::recv(ch), ringo::recv(ringo::after(80ms)));
+//   ringo::timer t(1s);  ...  t.stop();  t.reset(2s);  co_await t.c().recv();
+//   ringo::ticker tick(100ms);  while (...) co_await tick.c().recv();
+//   auto stop = ringo::after_func(5s, [] { ... });  bool stopped = stop();
+//
+// Each executor keeps its timers in one heap and sleeps until the earliest
+// deadline (one kernel timeout; nanosecond resolution, no rounding to 1 ms).
+// Timers follow Go 1.23: a timer or ticker whose last handle is gone costs
+// nothing; stop() and reset() may be called from any thread, and after they
+// return no stale value is ever received (a fired value not yet received is
+// discarded, and counts as "pending" for their return value).
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <source_location>
+#include <utility>
+
+#include <ringo/chan.hpp>
+#include <ringo/detail/executor.hpp>
+#include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/root.hpp>
+#include <ringo/detail/spinlock.hpp>
+#include <ringo/detail/timer_heap.hpp>
+#include <ringo/errors.hpp>
+
+namespace ringo {
+
+namespace detail {
+
+// co_await sleep_until(t). The awaiter is the heap node.
+class [[nodiscard]] sleep_awaiter : timer_node {
+public:
+    sleep_awaiter(clock::time_point deadline, bool now_or_past, std::source_location site) noexcept
+        : deadline_(deadline), at_once_(now_or_past), site_(site) {
+        on_event = &on_timer;
+    }
+    sleep_awaiter(const sleep_awaiter&) = delete;
+    sleep_awaiter& operator=(const sleep_awaiter&) = delete;
+    ~sleep_awaiter() {
+        if (in_heap())  // destroyed while asleep (runtime teardown)
+            g_->home->remove_timer(this);
+    }
+
+    bool await_ready() const noexcept { return at_once_; }
+    void await_suspend(std::coroutine_handle<> h) {
+        g_ = park(h, task_state::sleep, site_, "ringo::sleep_for");
+        g_->home->add_timer(this, deadline_);
+    }
+    void await_resume() const noexcept {}
+
+private:
+    static void on_timer(timer_node* self, timer_event e, clock::time_point) noexcept {
+        if (e == timer_event::fire) {  // FIFO: sleepers due together resume in deadline order
+            goroutine* g = static_cast<sleep_awaiter*>(self)->g_;
+            g->home->ready_last(g);
+        }
+    }
+
+    clock::time_point deadline_;
+    bool at_once_;
+    std::source_location site_;
+    goroutine* g_ = nullptr;
+};
+
+// The state of a timer or ticker: its channel (capacity 1) and its heap node.
+// Fields below are guarded by the channel's lock; the node's heap fields
+// belong to `home`'s thread. Other threads change the state under the lock
+// and post a sync request to `home` (see timer_heap.hpp).
+class timer_state final : public chan_state<clock::time_point>, public timer_node {
+public:
+    timer_state(executor* home, clock::time_point deadline, clock::duration period);
+
+    executor* home;              // null once its runtime has ended
+    clock::time_point deadline;  // when it fires, while pending
+    clock::duration period;      // > 0: a ticker
+    bool pending = true;         // armed, not yet fired (or a ticker running)
+    bool disposed = false;       // the last handle is gone; home frees it
+
+    static void on_timer(timer_node* self, timer_event e, clock::time_point now) noexcept;
+    static void last_release(chan_state<clock::time_point>* self) noexcept;
+};
+
+timer_state* start_timer(clock::duration d, clock::duration period, const char* what);
+bool stop_timer(timer_state* s);
+bool reset_timer(timer_state* s, clock::duration d, clock::duration period, const char* what);
+
+// What a stop_func stops.
+struct stoppable {
+    virtual ~stoppable() = default;
+    virtual bool stop() = 0;
+};
+
+// time.AfterFunc's state: runs f as a new task when it fires.
+class func_timer : public stoppable, public timer_node {
+public:
+    func_timer() { on_event = &on_timer; }
+    bool stop() override;
+    void arm(clock::duration d, std::shared_ptr<func_timer> self);
+
+protected:
+    virtual void start_task() noexcept = 0;
+
+private:
+    static void on_timer(timer_node* self, timer_event e, clock::time_point now) noexcept;
+
+    spinlock lock_;
+    executor* home_ = nullptr;           // guarded by lock_
+    bool pending_ = false;               // guarded by lock_
+    std::shared_ptr<func_timer> self_;   // home thread: keeps it alive while armed
+};
+
+template <class F>
+class func_timer_of final : public func_timer {
+public:
+    func_timer_of(F f, std::source_location site) : f_(std::move(f)), site_(site) {}
+
+private:
+    void start_task() noexcept override {
+        try {
+            spawn(root_body(std::move(f_)), site_);
+        } catch (...) {
+            // Only bad_alloc can get here; as for go(), it is a panic.
+            goroutine g;
+            g.spawn_site = site_;
+            on_panic(g, std::current_exception());
+        }
+    }
+    F f_;
+    std::source_location site_;
+};
+
+}  // namespace detail
+
+// co_await sleep_for(d): suspends the task for d (Go's time.Sleep). d <= 0
+// returns at once.
+[[nodiscard]] inline detail::sleep_awaiter sleep_for(clock::duration d,
+                                                     std::source_location site = std::source_location::current()) {
+    bool at_once = d <= clock::duration::zero();
+    return {at_once ? clock::time_point{} : clock::now() + d, at_once, site};
+}
+
+// co_await sleep_until(t): suspends the task until t; a past t returns at once.
+[[nodiscard]] inline detail::sleep_awaiter sleep_until(clock::time_point t,
+                                                       std::source_location site = std::source_location::current()) {
+    return {t, t <= clock::now(), site};
+}
+
+// time.After: a channel that receives the time once, after d. Dropping every
+// handle to it before it fires releases the timer at once. Needs a runtime.
+recv_chan<clock::time_point> after(clock::duration d);
+
+// time.NewTimer, with Go 1.23 semantics. Move-only; destroying it stops it.
+// c() may be called from any thread and outlive the timer.
+class timer {
+public:
+    // Starts a timer that sends the time on c() after d (at once if d <= 0).
+    // Throws panic_error outside run().
+    explicit timer(clock::duration d) : s_(detail::start_timer(d, {}, "ringo::timer")) {}
+    timer(timer&& o) noexcept : s_(std::move(o.s_)) {}
+    timer& operator=(timer&& o) noexcept {
+        if (this != &o) {
+            stop();
+            s_ = std::move(o.s_);
+        }
+        return *this;
+    }
+    ~timer() { stop(); }
+
+    recv_chan<clock::time_point> c() const { return recv_chan<clock::time_point>(s_); }
+
+    // Prevents the timer from firing. True if it was pending - including a
+    // fired value not yet received, which is discarded. Any thread.
+    bool stop() { return s_.get() != nullptr && detail::stop_timer(state()); }
+    // Re-arms the timer to fire after d; same return value as stop(); a
+    // stale value is discarded. Any thread.
+    bool reset(clock::duration d) { return detail::reset_timer(state(), d, {}, "ringo::timer::reset"); }
+
+private:
+    detail::timer_state* state() const noexcept { return static_cast<detail::timer_state*>(s_.get()); }
+    detail::chan_ref<clock::time_point> s_;
+};
+
+// time.NewTicker: sends the time on c() every period; drops ticks for a slow
+// receiver. A non-positive period is a panic_error. Move-only; destroying it
+// stops it.
+class ticker {
+public:
+    explicit ticker(clock::duration period) : s_(detail::start_timer(checked(period, "ringo::ticker"), period, "ringo::ticker")) {}
+    ticker(ticker&& o) noexcept : s_(std::move(o.s_)) {}
+    ticker& operator=(ticker&& o) noexcept {
+        if (this != &o) {
+            stop();
+            s_ = std::move(o.s_);
+        }
+        return *this;
+    }
+    ~ticker() { stop(); }
+
+    recv_chan<clock::time_point> c() const { return recv_chan<clock::time_point>(s_); }
+    // Turns the ticker off; a tick not yet received is discarded. Any thread.
+    void stop() {
+        if (s_.get() != nullptr)
+            detail::stop_timer(state());
+    }
+    // Restarts it with a new period. Any thread.
+    void reset(clock::duration period) {
+        checked(period, "ringo::ticker::reset");
+        detail::reset_timer(state(), period, period, "ringo::ticker::reset");
+    }
+
+private:
+    static clock::duration checked(clock::duration d, const char* what);
+    detail::timer_state* state() const noexcept { return static_cast<detail::timer_state*>(s_.get()); }
+    detail::chan_ref<clock::time_point> s_;
+};
+
+// Stops what after_func started: true if it prevented f from running (Go's
+// Timer.Stop on an AfterFunc timer). Copyable; calling it again returns false.
+class stop_func {
+public:
+    stop_func() = default;
+    explicit stop_func(std::shared_ptr<detail::stoppable> s) noexcept : s_(std::move(s)) {}
+    bool operator()() const { return s_ != nullptr && s_->stop(); }
+
+private:
+    std::shared_ptr<detail::stoppable> s_;
+};
+
+// time.AfterFunc: after d, runs f (moved into the new task's frame) as a new
+// task, as go(f) would. Needs a runtime.
+template <class F>
+    requires detail::spawnable_v<F>
+stop_func after_func(clock::duration d, F f, std::source_location site = std::source_location::current()) {
+    auto t = std::make_shared<detail::func_timer_of<F>>(std::move(f), site);
+    t->arm(d, t);
+    return stop_func(std::move(t));
+}
+
+// Timers armed on this thread's executor (sleeps included): an introspection
+// aid for tests and leak hunting. 0 outside run().
+std::size_t num_timers();
+
+}  // namespace ringo

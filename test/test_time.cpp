@@ -1,0 +1,302 @@
+// Time: sleeps, time.After, timer and ticker with Go 1.23 semantics,
+// after_func, and how timers count for deadlock detection.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include <ringo/ringo.hpp>
+
+using namespace std::chrono_literals;
+using ringo::chan;
+using clk = ringo::clock;
+using ringo::task;
+
+#ifdef RINGO_TEST_FULL_DEPTH
+constexpr int many = 1'000'000;
+constexpr int many_sleepers = 200'000;
+#else
+constexpr int many = 50'000;  // sanitizer builds are 10-50x slower
+constexpr int many_sleepers = 20'000;
+#endif
+
+TEST_SUITE("time") {
+
+TEST_CASE("sleep_for of zero or a negative duration returns without suspending") {
+    ringo::run([]() -> task<void> {
+        bool other_ran = false;
+        ringo::go([&other_ran]() -> task<void> {
+            other_ran = true;
+            co_return;
+        });
+        co_await ringo::sleep_for(0ms);
+        co_await ringo::sleep_for(-5ms);
+        co_await ringo::sleep_until(clk::now() - 1s);
+        CHECK_FALSE(other_ran);  // the task never parked
+        co_await ringo::yield();
+        CHECK(other_ran);
+    }());
+}
+
+TEST_CASE("sleep_for suspends for at least the duration, and a sleeping main is no deadlock") {
+    auto elapsed = ringo::run([]() -> task<clk::duration> {
+        auto start = clk::now();
+        co_await ringo::sleep_for(3ms);
+        co_return clk::now() - start;
+    }());
+    CHECK(elapsed >= 3ms);
+}
+
+TEST_CASE("sleepers wake in deadline order") {
+    auto order = ringo::run([]() -> task<std::vector<int>> {
+        auto out = std::make_shared<std::vector<int>>();
+        ringo::wait_group wg;
+        for (int ms : {5, 1, 4, 2, 3})
+            wg.go([out, ms]() -> task<void> {
+                co_await ringo::sleep_for(std::chrono::milliseconds(ms));
+                out->push_back(ms);
+            });
+        co_await wg.wait();
+        co_return *out;
+    }());
+    CHECK(order == std::vector<int>{1, 2, 3, 4, 5});
+}
+
+TEST_CASE("many pending timers fire in deadline order and leave the heap empty") {
+    ringo::run([]() -> task<void> {
+        auto fired = std::make_shared<std::vector<clk::time_point>>();
+        fired->reserve(many_sleepers);
+        auto base = std::make_shared<clk::time_point>();
+        ringo::wait_group wg;
+        for (int i = 0; i < many_sleepers; ++i) {
+            auto offset = std::chrono::microseconds((i * 7919) % 30'000);  // scattered over 30 ms
+            wg.go([fired, base, offset]() -> task<void> {
+                auto deadline = *base + offset;
+                co_await ringo::sleep_until(deadline);
+                fired->push_back(deadline);
+            });
+        }
+        *base = clk::now() + 500ms;  // all are spawned: their deadlines lie well ahead
+        co_await ringo::yield();
+        CHECK(ringo::num_timers() > 0);
+        co_await wg.wait();
+        CHECK(fired->size() == std::size_t(many_sleepers));
+        CHECK(std::is_sorted(fired->begin(), fired->end()));
+        CHECK(ringo::num_timers() == 0);
+    }());
+}
+
+TEST_CASE("after is a channel usable in select: the timeout wins when nothing else is ready") {
+    ringo::run([]() -> task<void> {
+        chan<int> never(0);
+        auto r = co_await ringo::select(ringo::recv(never), ringo::recv(ringo::after(2ms)));
+        CHECK(r.index() == 1);
+        auto at = r.get<1>();
+        CHECK(at.has_value());
+        chan<int> ready(1);
+        co_await ready.send(5);
+        auto r2 = co_await ringo::select(ringo::recv(ready), ringo::recv(ringo::after(1h)));
+        CHECK(r2.index() == 0);
+        CHECK(ringo::num_timers() == 0);  // the dropped after(1h) left at once
+    }());
+}
+
+TEST_CASE("select with after in a loop leaves no timer behind") {
+    ringo::run([]() -> task<void> {
+        chan<int> ch(1);
+        std::size_t max_timers = 0;
+        for (int i = 0; i < many; ++i) {
+            (void)ch.try_send(i);
+            auto r = co_await ringo::select(ringo::recv(ch), ringo::recv(ringo::after(1h)));
+            CHECK(r.index() == 0);
+            max_timers = std::max(max_timers, ringo::num_timers());
+        }
+        CHECK(max_timers == 0);
+        CHECK(ringo::num_timers() == 0);
+    }());
+}
+
+TEST_CASE("after with a non-positive duration fires at once; a dropped after releases its timer") {
+    ringo::run([]() -> task<void> {
+        auto c = ringo::after(-1s);
+        auto v = co_await c.recv();
+        CHECK(v.has_value());
+        {
+            auto pending = ringo::after(1h);
+            CHECK(ringo::num_timers() == 1);
+        }
+        CHECK(ringo::num_timers() == 0);
+    }());
+}
+
+TEST_CASE("timer: stop and reset return values follow Go 1.23") {
+    ringo::run([]() -> task<void> {
+        ringo::timer t(1h);
+        CHECK(t.stop());        // pending: stopped
+        CHECK_FALSE(t.stop());  // already stopped
+        CHECK(ringo::num_timers() == 0);
+
+        CHECK_FALSE(t.reset(1ms));  // was stopped
+        auto v = co_await t.c().recv();
+        CHECK(v.has_value());
+        CHECK_FALSE(t.stop());  // fired and received
+
+        // Fired but not received: stop returns true and discards the value.
+        CHECK_FALSE(t.reset(1ms));
+        co_await ringo::sleep_for(5ms);
+        CHECK(t.c().len() == 1);
+        CHECK(t.stop());
+        CHECK(t.c().try_recv().state == ringo::recv_state::would_block);
+
+        // Reset of a fired, unreceived timer: true, and no stale value after.
+        CHECK_FALSE(t.reset(1ms));
+        co_await ringo::sleep_for(5ms);
+        CHECK(t.reset(1h));
+        CHECK_FALSE(ringo::try_select(ringo::recv(t.c())).has_value());
+        CHECK(t.reset(2ms));  // pending: true
+        auto v2 = co_await t.c().recv();
+        CHECK(v2.has_value());
+    }());
+}
+
+TEST_CASE("timer: a value received after reset is from after the reset") {
+    ringo::run([]() -> task<void> {
+        ringo::timer t(1ms);
+        co_await ringo::sleep_for(3ms);  // fired, unreceived
+        auto reset_at = clk::now();
+        t.reset(2ms);
+        auto v = co_await t.c().recv();
+        CHECK(*v >= reset_at);
+    }());
+}
+
+TEST_CASE("timer: stop and reset work from another thread") {
+    ringo::run([]() -> task<void> {
+        ringo::timer t(1h);
+        auto remote_stop = [&t] { return t.stop(); };
+        bool stopped = co_await ringo::blocking(remote_stop);
+        CHECK(stopped);
+        co_await ringo::yield();  // the executor applies the request
+        CHECK(ringo::num_timers() == 0);
+        auto remote_reset = [&t] { return t.reset(1ms); };
+        bool was_pending = co_await ringo::blocking(remote_reset);
+        CHECK_FALSE(was_pending);
+        auto v = co_await t.c().recv();  // the reset armed it on its executor
+        CHECK(v.has_value());
+    }());
+}
+
+TEST_CASE("destroying a timer stops it; its channel may outlive it") {
+    ringo::run([]() -> task<void> {
+        ringo::recv_chan<clk::time_point> c;
+        {
+            ringo::timer t(1ms);
+            c = t.c();
+            CHECK(ringo::num_timers() == 1);
+        }
+        CHECK(ringo::num_timers() == 0);
+        co_await ringo::sleep_for(3ms);
+        CHECK(c.try_recv().state == ringo::recv_state::would_block);
+    }());
+}
+
+TEST_CASE("ticker ticks, drops ticks for a slow receiver, stops and resets") {
+    ringo::run([]() -> task<void> {
+        ringo::ticker tick(1ms);
+        for (int i = 0; i < 3; ++i) {
+            auto v = co_await tick.c().recv();
+            CHECK(v.has_value());
+        }
+        co_await ringo::sleep_for(10ms);  // ~10 ticks pass; one is kept
+        CHECK(tick.c().len() == 1);
+        tick.stop();
+        CHECK(tick.c().len() == 0);  // stop discards it (Go 1.23)
+        co_await ringo::sleep_for(3ms);
+        CHECK(tick.c().try_recv().state == ringo::recv_state::would_block);
+        tick.reset(1ms);
+        auto v = co_await tick.c().recv();
+        CHECK(v.has_value());
+    }());
+}
+
+TEST_CASE("a non-positive ticker period is a panic_error") {
+    ringo::run([]() -> task<void> {
+        CHECK_THROWS_WITH_AS(ringo::ticker(0ms), doctest::Contains("non-positive interval for ringo::ticker"),
+                             ringo::panic_error);
+        CHECK_THROWS_WITH_AS(ringo::ticker(-1s), doctest::Contains("non-positive interval"), ringo::panic_error);
+        ringo::ticker t(1h);
+        CHECK_THROWS_WITH_AS(t.reset(0s), doctest::Contains("non-positive interval for ringo::ticker::reset"),
+                             ringo::panic_error);
+        co_return;
+    }());
+}
+
+TEST_CASE("timers outside run are a panic_error naming the call") {
+    CHECK_THROWS_WITH_AS(ringo::after(1s), doctest::Contains("ringo::after called outside ringo::run"),
+                         ringo::panic_error);
+    CHECK_THROWS_WITH_AS(ringo::timer(1s), doctest::Contains("ringo::timer called outside ringo::run"),
+                         ringo::panic_error);
+}
+
+TEST_CASE("after_func runs f as a new task; its stop reports whether it stopped it") {
+    ringo::run([]() -> task<void> {
+        auto ran = std::make_shared<int>(0);
+        auto stop = ringo::after_func(1ms, [ran]() -> task<void> {
+            ++*ran;
+            co_return;
+        });
+        co_await ringo::sleep_for(5ms);
+        CHECK(*ran == 1);
+        CHECK_FALSE(stop());  // already ran
+
+        auto stop2 = ringo::after_func(2ms, [ran] { *ran += 10; });
+        auto copy = stop2;
+        CHECK(copy());         // stopped in time
+        CHECK_FALSE(stop2());  // idempotent
+        co_await ringo::sleep_for(5ms);
+        CHECK(*ran == 1);
+        CHECK(ringo::num_timers() == 0);
+    }());
+}
+
+TEST_CASE("deadlock detection: sleepers keep the runtime alive; a receive nobody can satisfy does not") {
+    int got = ringo::run([]() -> task<int> {
+        chan<int> ch(0);
+        ringo::go([](chan<int> c) -> task<void> {
+            co_await ringo::sleep_for(2ms);
+            co_await c.send(7);
+        }, ch);
+        auto v = co_await ch.recv();  // the sender sleeps meanwhile: not a deadlock
+        co_return *v;
+    }());
+    CHECK(got == 7);
+
+    CHECK_THROWS_WITH_AS(ringo::run([]() -> task<void> {
+                             ringo::go([]() -> task<void> { co_await ringo::sleep_for(2ms); });
+                             chan<int> nobody(0);
+                             co_await nobody.recv();
+                         }()),
+                         doctest::Contains("all tasks are asleep - deadlock!"), ringo::deadlock_error);
+}
+
+TEST_CASE("timers and sleepers pending when main returns are released") {
+    ringo::recv_chan<clk::time_point> survivor;
+    ringo::run([](ringo::recv_chan<clk::time_point>& keep) -> task<void> {
+        keep = ringo::after(1h);
+        ringo::go([]() -> task<void> { co_await ringo::sleep_for(1h); });
+        ringo::go([]() -> task<void> {
+            ringo::timer t(1h);
+            co_await t.c().recv();
+        });
+        auto stop = ringo::after_func(1h, [] {});
+        (void)stop;
+        co_await ringo::yield();
+        CHECK(ringo::num_timers() == 4);
+    }(survivor));
+    CHECK(survivor.try_recv().state == ringo::recv_state::would_block);
+}
+
+}  // TEST_SUITE
