@@ -1,0 +1,94 @@
+// pipeline: Go's "pipelines and cancellation" pattern. A generator feeds
+// numbers to a fan-out of workers (each squares its input, slowly); their
+// outputs are merged (fan-in) into one channel; main takes what it needs and
+// then tells everybody to stop by closing `done`. Every task ends: no leak.
+//
+//   ./dev sample pipeline [--numbers 1000] [--workers 4] [--take 100] [--work 50us]
+#include <ringo/ringo.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "flags.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Stage 1: emits 1..n, until done is closed.
+ringo::task<void> generate(long n, ringo::recv_chan<std::monostate> done, ringo::send_chan<long> out) {
+    for (long i = 1; i <= n; ++i) {
+        auto r = co_await ringo::select(ringo::send(out, i), ringo::recv(done));
+        if (r.index() == 1)
+            break;
+    }
+    out.close();
+}
+
+// Stage 2 (fanned out): squares what it receives, taking `work` for each.
+ringo::task<void> square(ringo::recv_chan<long> in, ringo::recv_chan<std::monostate> done,
+                         ringo::send_chan<long> out, std::chrono::nanoseconds work, ringo::wait_group& wg) {
+    while (auto v = co_await in.recv()) {
+        co_await ringo::sleep_for(work);
+        long sq = *v * *v;
+        auto r = co_await ringo::select(ringo::send(out, sq), ringo::recv(done));
+        if (r.index() == 1)
+            break;
+    }
+    wg.done();
+}
+
+ringo::task<int> pipeline_main(long numbers, long workers, long take, std::chrono::nanoseconds work) {
+    ringo::signal_chan done(0);
+    ringo::chan<long> source(0), merged(0);
+    ringo::wait_group wg;
+
+    ringo::go(generate, numbers, ringo::recv_chan<std::monostate>(done), ringo::send_chan<long>(source));
+    wg.add(static_cast<int>(workers));
+    for (long w = 0; w < workers; ++w)  // fan-out: all workers read one channel; fan-in: all write one
+        ringo::go(square, ringo::recv_chan<long>(source), ringo::recv_chan<std::monostate>(done),
+                  ringo::send_chan<long>(merged), work, std::ref(wg));
+    ringo::go([&wg, merged]() -> ringo::task<void> {  // closes the merged channel once every worker is gone
+        co_await wg.wait();
+        merged.close();
+    });
+
+    auto start = std::chrono::steady_clock::now();
+    long received = 0, sum = 0;
+    while (received < take) {
+        auto v = co_await merged.recv();
+        if (!v)
+            break;  // the generator ran out first
+        ++received;
+        sum += *v;
+    }
+    auto took = std::chrono::steady_clock::now() - start;
+    std::printf("took %ld squares (sum %ld) from %ld workers in %.1f ms\n", received, sum, workers, flags::ms(took));
+
+    std::printf("tasks before cancelling: %zu\n", ringo::num_tasks());
+    done.close();  // cancel: every stage sees done and returns
+    while (co_await merged.recv()) {
+    }
+    while (ringo::num_tasks() > 1)
+        co_await ringo::yield();
+    std::printf("tasks after cancelling:  %zu (main only: nothing leaked)\n", ringo::num_tasks());
+    co_return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    long numbers = 1000, workers = 4, take = 100;
+    std::chrono::nanoseconds work = 50us;
+    flags::parse(argc, argv, "pipeline: generator -> fan-out -> fan-in, cancelled early by closing a done channel",
+                 {{"numbers", "numbers the generator can produce (default 1000)", &numbers},
+                  {"workers", "squaring workers (default 4)", &workers},
+                  {"take", "results main takes before cancelling (default 100)", &take},
+                  {"work", "time each square takes (default 50us)", nullptr, &work}});
+    if (numbers < 1 || workers < 1 || take < 1) {
+        std::fprintf(stderr, "pipeline: --numbers, --workers and --take must be positive\n");
+        return 2;
+    }
+    return ringo::run(pipeline_main(numbers, workers, take, work));
+}
