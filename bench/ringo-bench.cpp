@@ -8,7 +8,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -145,6 +147,51 @@ task<double> idle_tasks() {
     co_return double(during - before) / n;
 }
 
+// select_with_after: send one value on a capacity-1 channel, then
+// select { recv it, recv after(1h) }; a timer is created and dropped per op.
+task<double> select_with_after() {
+    constexpr int n = 1'000'000;
+    chan<int> ch(1);
+    auto start = clk::now();
+    for (int i = 0; i < n; ++i) {
+        (void)ch.try_send(i);
+        auto r = co_await ringo::select(ringo::recv(ch), ringo::recv(ringo::after(std::chrono::hours(1))));
+        (void)r;
+    }
+    co_return ns_since(start, n);
+}
+
+// sleep_many_wall: 100,000 tasks each sleep 1 + (i % 10) ms; wall time / tasks.
+task<double> sleep_many() {
+    constexpr int n = 100'000;
+    ringo::wait_group wg;
+    auto start = clk::now();
+    for (int i = 0; i < n; ++i)
+        wg.go([i]() -> task<void> { co_await ringo::sleep_for(std::chrono::milliseconds(1 + i % 10)); });
+    co_await wg.wait();
+    co_return ns_since(start, n);
+}
+
+// timer_lateness_p50 / _p99: how late 10,000 sleeps of 1-10 ms wake up.
+std::vector<double> lateness_ns;
+task<double> lateness(double quantile) {
+    if (lateness_ns.empty()) {
+        constexpr int n = 10'000;
+        auto late = std::make_shared<std::vector<double>>();
+        ringo::wait_group wg;
+        for (int i = 0; i < n; ++i)
+            wg.go([i, late]() -> task<void> {
+                auto want = clk::now() + std::chrono::microseconds(1000 + (i * 7919) % 9000);
+                co_await ringo::sleep_until(want);
+                late->push_back(std::chrono::duration<double, std::nano>(clk::now() - want).count());
+            });
+        co_await wg.wait();
+        lateness_ns = std::move(*late);
+        std::sort(lateness_ns.begin(), lateness_ns.end());
+    }
+    co_return lateness_ns[static_cast<std::size_t>(quantile * double(lateness_ns.size() - 1))];
+}
+
 struct workload {
     const char* name;
     std::function<task<double>()> body;
@@ -154,6 +201,10 @@ const std::vector<workload>& workloads() {
     static const std::vector<workload> all = {
         {"pingpong_roundtrip", pingpong}, {"spsc_cap128", spsc},     {"mpmc_4x4_cap64", mpmc},
         {"select4_recv", select4},        {"spawn_join", spawn_join}, {"idle_tasks_1m", idle_tasks},
+        {"select_with_after", select_with_after},
+        {"sleep_many_wall", sleep_many},
+        {"timer_lateness_p50", [] { return lateness(0.50); }},
+        {"timer_lateness_p99", [] { return lateness(0.99); }},
     };
     return all;
 }

@@ -3,6 +3,7 @@
 
 #include <liburing.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -47,6 +48,8 @@ struct executor::ring {
     bool wake_armed = false;
     bool tearing_down = false;
 
+    int old_timer_slack = -1;
+
     explicit ring(unsigned entries) {
         // Cheapest first; each flag the kernel rejects (EINVAL) is dropped.
         const unsigned flag_sets[] = {
@@ -71,10 +74,16 @@ struct executor::ring {
             io_uring_queue_exit(&uring);
             throw std::system_error(err, std::system_category(), "ringo: eventfd");
         }
+        // Timers have nanosecond resolution: do not let the kernel add its
+        // default 50 us of slack to the ring's wait (restored at the end).
+        old_timer_slack = ::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+        ::prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
     }
     ~ring() {
         io_uring_queue_exit(&uring);
         ::close(wake_fd);
+        if (old_timer_slack > 0)
+            ::prctl(PR_SET_TIMERSLACK, old_timer_slack, 0, 0, 0);
     }
 
     io_uring_sqe* sqe() {
