@@ -110,6 +110,7 @@ executor::executor(runtime& rt, unsigned ring_entries) : rt_(rt), ring_(new ring
 executor::~executor() { delete ring_; }
 
 void executor::add_task(goroutine* g) noexcept {
+    g->registered = true;
     g->all_prev = nullptr;
     g->all_next = all_;
     if (all_ != nullptr)
@@ -119,6 +120,8 @@ void executor::add_task(goroutine* g) noexcept {
 }
 
 void executor::remove_task(goroutine* g) noexcept {
+    if (!g->registered)
+        return;
     if (g->all_prev != nullptr)
         g->all_prev->all_next = g->all_next;
     else
@@ -196,6 +199,8 @@ public:
         }
         while (reversed != nullptr) {
             goroutine* next = reversed->next;
+            if (!reversed->registered)  // spawned from another thread
+                e_.add_task(reversed);
             e_.local_.push_back(reversed);
             reversed = next;
         }
@@ -348,15 +353,14 @@ void executor::shutdown() noexcept {
     // Destroy the tasks still alive. Their destructors may wake others; those
     // wake-ups are dropped with the queues.
     this_goroutine = nullptr;
-    while (all_ != nullptr) {
+    for (;;) {
+        loop.take_remote();  // registers tasks other threads spawned here
         local_.clear();
         runnext_ = nullptr;
-        remote_.store(nullptr, std::memory_order_relaxed);
+        if (all_ == nullptr)
+            break;
         all_->root_frame.destroy();
     }
-    local_.clear();
-    runnext_ = nullptr;
-    remote_.store(nullptr, std::memory_order_relaxed);
     // Timers still armed (their owners are handles that may outlive the
     // runtime) leave the heap; requests posted meanwhile are moot.
     loop.take_timer_syncs();

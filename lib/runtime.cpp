@@ -121,6 +121,21 @@ void spawn(root r, const std::source_location& site) {
     ex->ready(&g);  // like Go's newproc: the new task runs next
 }
 
+void spawn_on(executor& ex, root r, const std::source_location& site) {
+    if (&ex == this_executor) {
+        spawn(std::move(r), site);
+        return;
+    }
+    root_handle h = r.release();
+    goroutine& g = h.promise().g;
+    g.home = &ex;
+    g.id = ex.rt().new_task_id();
+    g.spawn_site = site;
+    g.root_frame = h;
+    g.resume_point = h;
+    ex.ready(&g);  // from another thread: queued remotely, registered on arrival
+}
+
 void on_panic(goroutine& g, std::exception_ptr e) noexcept {
     std::function<void(std::exception_ptr, const task_info&)> handler;
     {

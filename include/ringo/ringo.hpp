@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ringo/chan.hpp>
+#include <ringo/context.hpp>
 #include <ringo/errors.hpp>
 #include <ringo/runtime.hpp>
 #include <ringo/select.hpp>

@@ -45,6 +45,7 @@ struct goroutine {
     // Home executor thread only.
     goroutine* all_prev = nullptr;  // the executor's list of live tasks
     goroutine* all_next = nullptr;
+    bool registered = false;        // in that list (spawn_on from another thread: not yet)
 
     // Written by the task itself when it parks (a store of three words), read by
     // whoever resumes it. Ownership passes with the wake-up: the waker hands the

@@ -63,6 +63,9 @@ struct root_promise : frame_allocated {
 // Registers the root's task on the current executor (or the runtime's
 // placement choice) and queues it. Throws panic_error outside run().
 void spawn(root r, const std::source_location& site);
+// The same, on executor ex, from any thread (the task joins ex's registry
+// when ex picks it up).
+void spawn_on(executor& ex, root r, const std::source_location& site);
 
 template <class F, class... A>
 inline constexpr bool spawnable_v = [] {

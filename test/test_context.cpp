@@ -1,0 +1,345 @@
+// context: cancellation trees, deadlines, values, causes, after_func,
+// without_cancel, to_stop_token, and the context forms of channel operations.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ringo/ringo.hpp>
+
+#include "lifetime.hpp"
+
+using namespace std::chrono_literals;
+using clk = ringo::clock;
+using ringo::chan;
+using ringo::context;
+using ringo::errc;
+using ringo::task;
+
+namespace {
+const ringo::context_key<std::string> user_key;
+const ringo::context_key<int> depth_key;
+const ringo::context_key<std::string> other_key;
+
+#ifdef RINGO_TEST_FULL_DEPTH
+constexpr int many = 1'000'000;
+#else
+constexpr int many = 50'000;
+#endif
+}  // namespace
+
+TEST_SUITE("context") {
+
+TEST_CASE("background never ends: nil done, no error, no deadline, no values") {
+    context bg = ringo::background();
+    CHECK_FALSE(bg.done());
+    CHECK_FALSE(bg.err());
+    CHECK_FALSE(bg.deadline().has_value());
+    CHECK(bg.value(user_key) == nullptr);
+    CHECK_FALSE(ringo::todo().done());
+    CHECK_FALSE(ringo::cause(bg));
+}
+
+TEST_CASE("cancel closes done, sets err, and propagates to every descendant") {
+    auto [root, cancel] = ringo::with_cancel(ringo::background());
+    auto [child, cancel_child] = ringo::with_cancel(root);
+    context grandchild = ringo::with_value(child, user_key, "x");
+    auto [great, cancel_great] = ringo::with_cancel(grandchild);
+    auto done = great.done();
+    CHECK(done.try_recv().state == ringo::recv_state::would_block);
+    cancel();
+    // When cancel() returns, every descendant is cancelled.
+    CHECK(root.err() == errc::canceled);
+    CHECK(child.err() == errc::canceled);
+    CHECK(grandchild.err() == errc::canceled);
+    CHECK(great.err() == errc::canceled);
+    CHECK(done.try_recv().state == ringo::recv_state::closed);
+    CHECK(great.done().try_recv().state == ringo::recv_state::closed);  // made after the cancel: closed too
+    cancel();  // idempotent
+    cancel_child();
+    CHECK(child.err() == errc::canceled);
+}
+
+TEST_CASE("cancelling a child leaves the parent alone and removes the child from it") {
+    auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+    auto* node = root.node().get()->cancel_ancestor();
+    auto [child, cancel_child] = ringo::with_cancel(root);
+    CHECK(ringo::detail::child_count(node) == 1);
+    cancel_child();
+    CHECK(child.err() == errc::canceled);
+    CHECK_FALSE(root.err());
+    CHECK(ringo::detail::child_count(node) == 0);
+    cancel_root();
+}
+
+TEST_CASE("a child whose handles are all gone leaves its parent") {
+    auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+    auto* node = root.node().get()->cancel_ancestor();
+    {
+        auto [child, cancel_child] = ringo::with_cancel(root);
+        auto [grandchild, cancel_grandchild] = ringo::with_cancel(child);
+        CHECK(ringo::detail::child_count(node) == 1);
+    }
+    CHECK(ringo::detail::child_count(node) == 0);
+    cancel_root();
+}
+
+TEST_CASE("a million children of one long-lived root, created and cancelled, leave nothing behind") {
+    test::lifetime_counts.reset();
+    auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+    auto* node = root.node().get()->cancel_ancestor();
+    for (int i = 0; i < many; ++i) {
+        auto [child, cancel] = ringo::with_cancel(root);
+        context v = ringo::with_value(child, depth_key, i);
+        (void)v.done();
+        cancel();
+    }
+    CHECK(ringo::detail::child_count(node) == 0);
+    cancel_root();
+}
+
+TEST_CASE("a child of a cancelled parent is born cancelled") {
+    auto [root, cancel] = ringo::with_cancel_cause(ringo::background());
+    cancel(std::make_error_code(std::errc::timed_out));
+    auto [child, c] = ringo::with_cancel(root);
+    CHECK(child.err() == errc::canceled);
+    CHECK(ringo::cause(child) == std::errc::timed_out);
+}
+
+TEST_CASE("values: typed keys, nearest ancestor wins, identity is the key's address") {
+    context a = ringo::with_value(ringo::background(), user_key, "alice");  // type_identity: a string literal works
+    context b = ringo::with_value(a, depth_key, 1);
+    context c = ringo::with_value(b, user_key, std::string("carol"));
+    REQUIRE(c.value(user_key) != nullptr);
+    CHECK(*c.value(user_key) == "carol");
+    CHECK(*b.value(user_key) == "alice");
+    CHECK(*c.value(depth_key) == 1);
+    CHECK(c.value(other_key) == nullptr);  // same type, different key
+    auto [d, cancel] = ringo::with_cancel(c);
+    CHECK(*d.value(user_key) == "carol");  // values pass through cancellable children
+    context e = ringo::without_cancel(d);
+    CHECK(*e.value(depth_key) == 1);  // and through without_cancel
+}
+
+TEST_CASE("causes follow Go 1.20/1.21") {
+    auto [ctx, cancel] = ringo::with_cancel_cause(ringo::background());
+    CHECK_FALSE(ringo::cause(ctx));
+    auto [child, cancel_child] = ringo::with_cancel(ctx);
+    cancel(std::make_error_code(std::errc::connection_reset));
+    CHECK(ctx.err() == errc::canceled);
+    CHECK(ringo::cause(ctx) == std::errc::connection_reset);
+    CHECK(ringo::cause(child) == std::errc::connection_reset);  // inherited from the ancestor that was cancelled
+    cancel(std::make_error_code(std::errc::io_error));          // later causes do not overwrite
+    CHECK(ringo::cause(ctx) == std::errc::connection_reset);
+
+    auto [plain, cancel_plain] = ringo::with_cancel(ringo::background());
+    cancel_plain();
+    CHECK(ringo::cause(plain) == errc::canceled);  // no cause given: the error
+    auto [nocause, cancel_nocause] = ringo::with_cancel_cause(ringo::background());
+    cancel_nocause({});
+    CHECK(ringo::cause(nocause) == errc::canceled);
+}
+
+TEST_CASE("without_cancel: not cancelled with its parent, no deadline") {
+    auto [parent, cancel] = ringo::with_cancel(ringo::background());
+    context detached = ringo::without_cancel(parent);
+    cancel();
+    CHECK_FALSE(detached.err());
+    CHECK_FALSE(detached.done());
+    CHECK_FALSE(detached.deadline().has_value());
+}
+
+TEST_CASE("to_stop_token is stopped when the context is cancelled") {
+    auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+    std::stop_token token = ringo::to_stop_token(ctx);
+    CHECK(token.stop_possible());
+    CHECK_FALSE(token.stop_requested());
+    std::atomic<bool> stopped{false};
+    std::jthread worker([&stopped](std::stop_token) {}, token);
+    std::stop_callback on_stop(token, [&stopped] { stopped = true; });
+    cancel();
+    CHECK(token.stop_requested());
+    CHECK(stopped);
+    CHECK_FALSE(ringo::to_stop_token(ringo::background()).stop_possible());
+}
+
+TEST_CASE("deadlines: err is deadline_exceeded after expiry; done is usable in select") {
+    ringo::run([]() -> task<void> {
+        auto start = clk::now();
+        auto [ctx, cancel] = ringo::with_timeout(ringo::background(), 3ms);
+        REQUIRE(ctx.deadline().has_value());
+        CHECK(*ctx.deadline() >= start + 3ms);
+        chan<int> never(0);
+        auto r = co_await ringo::select(ringo::recv(never), ringo::recv(ctx.done()));
+        CHECK(r.index() == 1);
+        CHECK(ctx.err() == errc::deadline_exceeded);
+        CHECK(clk::now() - start >= 3ms);
+        CHECK(ringo::num_timers() == 0);
+    }());
+}
+
+TEST_CASE("a child's deadline is never later than its parent's") {
+    ringo::run([]() -> task<void> {
+        auto [parent, cancel_parent] = ringo::with_timeout(ringo::background(), 1h);
+        auto [later, cancel_later] = ringo::with_timeout(parent, 2h);
+        CHECK(later.deadline() == parent.deadline());
+        auto [earlier, cancel_earlier] = ringo::with_timeout(parent, 1min);
+        CHECK(*earlier.deadline() < *parent.deadline());
+        CHECK(ringo::num_timers() == 2);  // the later child needs no timer of its own
+        cancel_parent();
+        CHECK(later.err() == errc::canceled);
+        CHECK(earlier.err() == errc::canceled);
+        CHECK(ringo::num_timers() == 0);  // cancelling released the deadline timers at once
+        co_return;
+    }());
+}
+
+TEST_CASE("a deadline in the past cancels at once, even outside run") {
+    auto [ctx, cancel] = ringo::with_deadline(ringo::background(), clk::now() - 1s);
+    CHECK(ctx.err() == errc::deadline_exceeded);
+    CHECK(ctx.done().try_recv().state == ringo::recv_state::closed);
+    CHECK_THROWS_WITH_AS(ringo::with_timeout(ringo::background(), 1h),
+                         doctest::Contains("ringo::with_deadline called outside ringo::run"), ringo::panic_error);
+}
+
+TEST_CASE("cancel propagates to children created and cancelled from other threads") {
+    ringo::run([]() -> task<void> {
+        auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+        std::vector<context> made(4 * 1000);
+        auto work = [&made, root = root](int t) {
+            for (int i = 0; i < 1000; ++i) {
+                auto [child, cancel] = ringo::with_cancel(root);
+                if (i % 2 == 0)
+                    cancel();
+                made[static_cast<std::size_t>(t * 1000 + i)] = child;
+            }
+        };
+        std::vector<std::jthread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back(work, t);
+        threads.clear();  // joins
+        cancel_root();
+        int not_cancelled = 0;
+        for (auto& c : made)
+            not_cancelled += c.err() ? 0 : 1;
+        CHECK(not_cancelled == 0);
+        co_return;
+    }());
+}
+
+TEST_CASE("after_func runs once when the context is cancelled; stop reports correctly") {
+    ringo::run([]() -> task<void> {
+        auto ran = std::make_shared<int>(0);
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        auto stop = ringo::after_func(ctx, [ran] { ++*ran; });
+        auto stop2 = ringo::after_func(ctx, [ran] { *ran += 100; });
+        CHECK(stop2());  // stopped before the cancel
+        cancel();
+        cancel();
+        co_await ringo::yield();
+        CHECK(*ran == 1);
+        CHECK_FALSE(stop());  // already ran
+        CHECK_FALSE(stop2());
+
+        auto late = ringo::after_func(ctx, [ran]() -> task<void> {  // ctx already done: runs at once
+            *ran += 10;
+            co_return;
+        });
+        co_await ringo::yield();
+        CHECK(*ran == 11);
+        CHECK_FALSE(late());
+    }());
+}
+
+TEST_CASE("after_func fired by a cancel on another thread runs on the runtime") {
+    ringo::run([]() -> task<void> {
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        chan<int> ran(1);
+        auto stop = ringo::after_func(ctx, [ran]() -> task<void> { co_await ran.send(1); });
+        auto remote_cancel = [cancel = cancel] { cancel(); };
+        co_await ringo::blocking(remote_cancel);
+        auto v = co_await ran.recv();
+        CHECK(v == 1);
+        CHECK_FALSE(stop());
+    }());
+}
+
+TEST_CASE("sleep_for(ctx) returns ctx.err() on cancel and {} otherwise") {
+    ringo::run([]() -> task<void> {
+        auto [ctx, cancel] = ringo::with_timeout(ringo::background(), 2ms);
+        std::error_code e = co_await ringo::sleep_for(ctx, 1h);
+        CHECK(e == errc::deadline_exceeded);
+        std::error_code ok = co_await ringo::sleep_for(ringo::background(), 1ms);
+        CHECK_FALSE(ok);
+        auto [c2, cancel2] = ringo::with_cancel(ringo::background());
+        std::error_code short_sleep = co_await ringo::sleep_for(c2, 1ms);
+        CHECK_FALSE(short_sleep);
+        cancel2();
+        std::error_code already = co_await ringo::sleep_for(c2, 1h);
+        CHECK(already == errc::canceled);
+        CHECK(ringo::num_timers() == 0);
+    }());
+}
+
+TEST_CASE("recv(ctx, ch) and send(ctx, ch, v) give up on cancel and leave the channel untouched") {
+    ringo::run([]() -> task<void> {
+        chan<std::unique_ptr<int>> ch(0);
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        ringo::go([cancel = cancel]() -> task<void> {
+            co_await ringo::sleep_for(1ms);
+            cancel();
+        });
+        auto [v, err] = co_await ringo::recv(ctx, ch);
+        CHECK_FALSE(v.has_value());
+        CHECK(err == errc::canceled);
+
+        // Cancelled: send does not deliver, recv does not consume.
+        std::error_code serr = co_await ringo::send(ctx, ch, std::make_unique<int>(1));
+        CHECK(serr == errc::canceled);
+        chan<int> buffered(1);
+        co_await buffered.send(5);
+        auto [v2, err2] = co_await ringo::recv(ctx, buffered);
+        CHECK(err2 == errc::canceled);
+        CHECK(buffered.len() == 1);
+
+        // Not cancelled: they work as plain operations.
+        ringo::recv_chan<int> in = buffered;
+        auto [v3, err3] = co_await ringo::recv(ringo::background(), in);
+        CHECK(v3 == 5);
+        CHECK_FALSE(err3);
+        auto [live, cancel_live] = ringo::with_cancel(ringo::background());
+        std::error_code e4 = co_await ringo::send(live, ringo::send_chan<int>(buffered), 6);
+        CHECK_FALSE(e4);
+        auto [v5, e5] = co_await ringo::recv(live, buffered);
+        CHECK(v5 == 6);
+        buffered.close();
+        auto [v6, e6] = co_await ringo::recv(live, buffered);
+        CHECK_FALSE(v6.has_value());  // closed: nullopt without an error, as ch.recv() gives
+        CHECK_FALSE(e6);
+    }());
+}
+
+TEST_CASE("a task waiting on done() of a context with a deadline is not a deadlock") {
+    auto err = ringo::run([]() -> task<std::error_code> {
+        auto [ctx, cancel] = ringo::with_timeout(ringo::background(), 2ms);
+        co_await ctx.done().recv();
+        co_return ctx.err();
+    }());
+    CHECK(err == errc::deadline_exceeded);
+}
+
+TEST_CASE("contexts alive when the runtime ends release their timers") {
+    context survivor;
+    ringo::run([](context& keep) -> task<void> {
+        auto [ctx, cancel] = ringo::with_timeout(ringo::background(), 1h);
+        keep = ctx;
+        co_return;
+    }(survivor));
+    CHECK_FALSE(survivor.err());
+}
+
+}  // TEST_SUITE
