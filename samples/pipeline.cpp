@@ -1,14 +1,13 @@
-// pipeline: Go's "pipelines and cancellation" pattern. A generator feeds
-// numbers to a fan-out of workers (each squares its input, slowly); their
-// outputs are merged (fan-in) into one channel; main takes what it needs and
-// then tells everybody to stop by closing `done`. Every task ends: no leak.
+// pipeline: Go's "pipelines and cancellation" pattern, with a context. A
+// generator feeds numbers to a fan-out of workers (each squares its input,
+// slowly); their outputs are merged (fan-in) into one channel; main takes
+// what it needs and then cancels the context. Every stage returns: no leak.
 //
 //   ./dev sample pipeline [--numbers 1000] [--workers 4] [--take 100] [--work 50us]
 #include <ringo/ringo.hpp>
 
 #include <chrono>
 #include <cstdio>
-#include <vector>
 
 #include "flags.hpp"
 
@@ -16,39 +15,38 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Stage 1: emits 1..n, until done is closed.
-ringo::task<void> generate(long n, ringo::recv_chan<std::monostate> done, ringo::send_chan<long> out) {
-    for (long i = 1; i <= n; ++i) {
-        auto r = co_await ringo::select(ringo::send(out, i), ringo::recv(done));
-        if (r.index() == 1)
-            break;
-    }
+// Stage 1: emits 1..n, until ctx is cancelled.
+ringo::task<void> generate(ringo::context ctx, long n, ringo::send_chan<long> out) {
+    for (long i = 1; i <= n; ++i)
+        if (co_await ringo::send(ctx, out, i))
+            break;  // cancelled
     out.close();
 }
 
 // Stage 2 (fanned out): squares what it receives, taking `work` for each.
-ringo::task<void> square(ringo::recv_chan<long> in, ringo::recv_chan<std::monostate> done,
-                         ringo::send_chan<long> out, std::chrono::nanoseconds work, ringo::wait_group& wg) {
-    while (auto v = co_await in.recv()) {
-        co_await ringo::sleep_for(work);
-        long sq = *v * *v;
-        auto r = co_await ringo::select(ringo::send(out, sq), ringo::recv(done));
-        if (r.index() == 1)
+ringo::task<void> square(ringo::context ctx, ringo::recv_chan<long> in, ringo::send_chan<long> out,
+                         std::chrono::nanoseconds work, ringo::wait_group& wg) {
+    for (;;) {
+        auto [v, err] = co_await ringo::recv(ctx, in);
+        if (err || !v)
+            break;  // cancelled, or the generator is done
+        if (co_await ringo::sleep_for(ctx, work))
+            break;
+        if (co_await ringo::send(ctx, out, *v * *v))
             break;
     }
     wg.done();
 }
 
 ringo::task<int> pipeline_main(long numbers, long workers, long take, std::chrono::nanoseconds work) {
-    ringo::signal_chan done(0);
+    auto [ctx, cancel] = ringo::with_cancel(ringo::background());
     ringo::chan<long> source(0), merged(0);
     ringo::wait_group wg;
 
-    ringo::go(generate, numbers, ringo::recv_chan<std::monostate>(done), ringo::send_chan<long>(source));
+    ringo::go(generate, ctx, numbers, ringo::send_chan<long>(source));
     wg.add(static_cast<int>(workers));
     for (long w = 0; w < workers; ++w)  // fan-out: all workers read one channel; fan-in: all write one
-        ringo::go(square, ringo::recv_chan<long>(source), ringo::recv_chan<std::monostate>(done),
-                  ringo::send_chan<long>(merged), work, std::ref(wg));
+        ringo::go(square, ctx, ringo::recv_chan<long>(source), ringo::send_chan<long>(merged), work, std::ref(wg));
     ringo::go([&wg, merged]() -> ringo::task<void> {  // closes the merged channel once every worker is gone
         co_await wg.wait();
         merged.close();
@@ -67,13 +65,12 @@ ringo::task<int> pipeline_main(long numbers, long workers, long take, std::chron
     std::printf("took %ld squares (sum %ld) from %ld workers in %.1f ms\n", received, sum, workers, flags::ms(took));
 
     std::printf("tasks before cancelling: %zu\n", ringo::num_tasks());
-    done.close();  // cancel: every stage sees done and returns
+    cancel();  // every stage sees ctx.done() and returns
     while (co_await merged.recv()) {
     }
-    while (ringo::num_tasks() > 1)
-        co_await ringo::yield();
+    co_await ringo::yield();
     std::printf("tasks after cancelling:  %zu (main only: nothing leaked)\n", ringo::num_tasks());
-    co_return 0;
+    co_return ringo::num_tasks() == 1 ? 0 : 1;
 }
 
 }  // namespace
@@ -81,7 +78,7 @@ ringo::task<int> pipeline_main(long numbers, long workers, long take, std::chron
 int main(int argc, char** argv) {
     long numbers = 1000, workers = 4, take = 100;
     std::chrono::nanoseconds work = 50us;
-    flags::parse(argc, argv, "pipeline: generator -> fan-out -> fan-in, cancelled early by closing a done channel",
+    flags::parse(argc, argv, "pipeline: generator -> fan-out -> fan-in, cancelled early through a context",
                  {{"numbers", "numbers the generator can produce (default 1000)", &numbers},
                   {"workers", "squaring workers (default 4)", &workers},
                   {"take", "results main takes before cancelling (default 100)", &take},
