@@ -192,6 +192,23 @@ task<double> lateness(double quantile) {
     co_return lateness_ns[static_cast<std::size_t>(quantile * double(lateness_ns.size() - 1))];
 }
 
+// cancel_tree: 100,000 tasks each wait on done() of its own child context of
+// one root; cancel the root; wait for all. Per task, spawn included.
+task<double> cancel_tree() {
+    constexpr int n = 100'000;
+    auto start = clk::now();
+    auto [root, cancel] = ringo::with_cancel(ringo::background());
+    ringo::wait_group wg;
+    for (int i = 0; i < n; ++i) {
+        auto [child, cancel_child] = ringo::with_cancel(root);
+        wg.go([child = child]() -> task<void> { co_await child.done().recv(); });
+    }
+    co_await ringo::yield();  // all are waiting
+    cancel();
+    co_await wg.wait();
+    co_return ns_since(start, n);
+}
+
 struct workload {
     const char* name;
     std::function<task<double>()> body;
@@ -202,6 +219,7 @@ const std::vector<workload>& workloads() {
         {"pingpong_roundtrip", pingpong}, {"spsc_cap128", spsc},     {"mpmc_4x4_cap64", mpmc},
         {"select4_recv", select4},        {"spawn_join", spawn_join}, {"idle_tasks_1m", idle_tasks},
         {"select_with_after", select_with_after},
+        {"cancel_tree", cancel_tree},
         {"sleep_many_wall", sleep_many},
         {"timer_lateness_p50", [] { return lateness(0.50); }},
         {"timer_lateness_p99", [] { return lateness(0.99); }},
