@@ -159,7 +159,6 @@ TEST_CASE("to_stop_token is stopped when the context is cancelled") {
     CHECK(token.stop_possible());
     CHECK_FALSE(token.stop_requested());
     std::atomic<bool> stopped{false};
-    std::jthread worker([&stopped](std::stop_token) {}, token);
     std::stop_callback on_stop(token, [&stopped] { stopped = true; });
     cancel();
     CHECK(token.stop_requested());

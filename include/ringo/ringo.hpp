@@ -3,6 +3,7 @@
 
 #include <ringo/chan.hpp>
 #include <ringo/context.hpp>
+#include <ringo/errgroup.hpp>
 #include <ringo/errors.hpp>
 #include <ringo/runtime.hpp>
 #include <ringo/select.hpp>

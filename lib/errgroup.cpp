@@ -1,0 +1,130 @@
+// errgroup (see errgroup.hpp).
+#include <ringo/errgroup.hpp>
+
+#include <ringo/detail/executor.hpp>
+
+namespace ringo {
+namespace detail {
+
+static void wake(sync_waiter* list) noexcept { wake_list(list); }
+
+void errgroup_state::fail(std::error_code e, std::exception_ptr x) noexcept {
+    bool first;
+    {
+        std::lock_guard l(lock);
+        first = !failed;
+        if (first) {
+            failed = true;
+            err = e;
+            exc = std::move(x);
+        }
+    }
+    if (first)
+        cancel();
+}
+
+void errgroup_state::finish() noexcept {
+    sync_waiter* wake_slot = nullptr;
+    sync_waiter* wake_space = nullptr;
+    sync_waiter* wake_waiters = nullptr;
+    {
+        std::lock_guard l(lock);
+        --active;
+        --running;
+        if (sync_waiter* w = slot_waiters.pop_front()) {  // hand the slot on, FIFO
+            ++running;
+            w->next = nullptr;
+            wake_slot = w;
+        }
+        if (limit < 0 || active < limit)
+            wake_space = space_waiters.take_all();
+        if (active == 0)
+            wake_waiters = waiters.take_all();
+    }
+    wake(wake_slot);
+    wake(wake_space);
+    wake(wake_waiters);
+}
+
+slot_awaiter::~slot_awaiter() {
+    if (queued) {
+        std::lock_guard l(st.lock);
+        st.slot_waiters.remove(&node);
+    }
+}
+
+bool slot_awaiter::await_suspend(std::coroutine_handle<> h) {
+    std::lock_guard l(st.lock);
+    if (st.limit < 0 || st.running < st.limit) {
+        ++st.running;
+        return false;
+    }
+    node.g = park(h, task_state::errgroup, std::source_location::current(), "errgroup slot");
+    st.slot_waiters.push_back(&node);
+    queued = true;
+    return true;
+}
+
+}  // namespace detail
+
+errgroup::errgroup() : st_(std::make_shared<detail::errgroup_state>()) {}
+
+errgroup::errgroup(context parent) : errgroup() {
+    auto [ctx, cancel] = with_cancel(std::move(parent));
+    st_->ctx = std::move(ctx);
+    st_->cancel = std::move(cancel);
+}
+
+context errgroup::get_context() const { return st_->ctx ? *st_->ctx : background(); }
+
+void errgroup::set_limit(int n) {
+    std::lock_guard l(st_->lock);
+    if (st_->active != 0)
+        throw panic_error("errgroup: modify limit while " + std::to_string(st_->active) +
+                          " goroutines in the group are still active");
+    st_->limit = n;
+}
+
+bool errgroup::start(bool only_if_free) {
+    std::lock_guard l(st_->lock);
+    bool free = st_->limit < 0 || st_->running < st_->limit;
+    if (only_if_free && (!free || !st_->slot_waiters.empty()))
+        return false;
+    ++st_->active;
+    if (free && st_->slot_waiters.empty()) {
+        ++st_->running;  // takes its slot now
+        return false;
+    }
+    return true;  // waits for a slot inside the task
+}
+
+errgroup::waiter::~waiter() {
+    if (queued) {
+        std::lock_guard l(st.lock);
+        (for_slot ? st.space_waiters : st.waiters).remove(&node);
+    }
+}
+
+bool errgroup::waiter::await_suspend(std::coroutine_handle<> h) {
+    std::lock_guard l(st.lock);
+    bool ready = for_slot ? (st.limit < 0 || st.active < st.limit) : st.active == 0;
+    if (ready)
+        return false;
+    node.g = detail::park(h, detail::task_state::errgroup, site, for_slot ? "errgroup::wait_for_slot" : "errgroup::wait");
+    (for_slot ? st.space_waiters : st.waiters).push_back(&node);
+    queued = true;
+    return true;
+}
+
+std::error_code errgroup::waiter::await_resume() {
+    queued = false;
+    if (for_slot)
+        return {};
+    st.cancel();  // as Go: the context is cancelled when wait returns
+    std::lock_guard l(st.lock);
+    if (st.exc)
+        std::rethrow_exception(st.exc);
+    return st.err;
+}
+
+}  // namespace ringo
