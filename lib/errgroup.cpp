@@ -31,10 +31,18 @@ void errgroup_state::finish() noexcept {
         std::lock_guard l(lock);
         --active;
         --running;
-        if (sync_waiter* w = slot_waiters.pop_front()) {  // hand the slot on, FIFO
+        if (tickets > next_grant) {  // hand the slot to the oldest ticket
             ++running;
-            w->next = nullptr;
-            wake_slot = w;
+            std::uint64_t granted = next_grant++;
+            auto* w = static_cast<slot_awaiter::ticket_waiter*>(slot_waiters.pop_front());
+            if (w != nullptr && w->ticket != granted) {  // that task has not parked yet
+                slot_waiters.push_front(w);
+                w = nullptr;
+            }
+            if (w != nullptr) {
+                w->next = nullptr;
+                wake_slot = w;
+            }
         }
         if (limit < 0 || active < limit)
             wake_space = space_waiters.take_all();
@@ -55,12 +63,13 @@ slot_awaiter::~slot_awaiter() {
 
 bool slot_awaiter::await_suspend(std::coroutine_handle<> h) {
     std::lock_guard l(st.lock);
-    if (st.limit < 0 || st.running < st.limit) {
-        ++st.running;
-        return false;
-    }
+    if (ticket < st.next_grant)
+        return false;  // granted before we got here
     node.g = park(h, task_state::errgroup, std::source_location::current(), "errgroup slot");
-    st.slot_waiters.push_back(&node);
+    node.ticket = ticket;
+    st.slot_waiters.insert_sorted(&node, [](const sync_waiter* a, const sync_waiter* b) {
+        return static_cast<const ticket_waiter*>(a)->ticket < static_cast<const ticket_waiter*>(b)->ticket;
+    });
     queued = true;
     return true;
 }
@@ -85,17 +94,24 @@ void errgroup::set_limit(int n) {
     st_->limit = n;
 }
 
-bool errgroup::start(bool only_if_free) {
+std::uint64_t errgroup::start() {
     std::lock_guard l(st_->lock);
-    bool free = st_->limit < 0 || st_->running < st_->limit;
-    if (only_if_free && (!free || !st_->slot_waiters.empty()))
+    ++st_->active;
+    bool free = (st_->limit < 0 || st_->running < st_->limit) && st_->tickets == st_->next_grant;
+    if (free) {
+        ++st_->running;  // takes its slot now
+        return detail::no_ticket;
+    }
+    return st_->tickets++;  // waits for a slot inside the task, in go() order
+}
+
+bool errgroup::start_if_free() {
+    std::lock_guard l(st_->lock);
+    if (!(st_->limit < 0 || st_->running < st_->limit) || st_->tickets != st_->next_grant)
         return false;
     ++st_->active;
-    if (free && st_->slot_waiters.empty()) {
-        ++st_->running;  // takes its slot now
-        return false;
-    }
-    return true;  // waits for a slot inside the task
+    ++st_->running;
+    return true;
 }
 
 errgroup::waiter::~waiter() {

@@ -8,7 +8,7 @@ namespace ringo {
 void detail::wake_list(sync_waiter* list) noexcept {
     while (list != nullptr) {
         sync_waiter* next = list->next;  // read before the owner may resume
-        list->g->home->ready(list->g);
+        list->g->home->ready_last(list->g);  // FIFO: the order they waited in
         list = next;
     }
 }
@@ -256,7 +256,7 @@ void semaphore::release(std::int64_t n) {
     }
     while (granted != nullptr) {
         detail::sem_waiter* next = granted->next;
-        granted->g->home->ready(granted->g);
+        granted->g->home->ready_last(granted->g);
         granted = next;
     }
 }

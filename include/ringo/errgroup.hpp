@@ -14,6 +14,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -40,10 +41,14 @@ struct errgroup_state {
     int active = 0;           // started and not finished (running + waiting for a slot)
     int running = 0;          // holding a slot
     int limit = -1;           // < 0: none
+    // Slots go to tasks in go() order: each task that must wait gets a
+    // ticket; tickets below next_grant hold a slot.
+    std::uint64_t tickets = 0;
+    std::uint64_t next_grant = 0;
     bool failed = false;
     std::error_code err;      // the first error...
     std::exception_ptr exc;   // ...or the first exception
-    sync_queue slot_waiters;  // tasks waiting for a slot (FIFO), flag = slot granted
+    sync_queue slot_waiters;  // tasks parked for a slot, in ticket order
     sync_queue waiters;       // wait() callers
     sync_queue space_waiters; // wait_for_slot() callers
     std::optional<context> ctx;
@@ -55,12 +60,15 @@ struct errgroup_state {
     void finish() noexcept;
 };
 
-// co_await: a slot for a task started with go() while the limit was reached.
+// co_await: the slot of ticket t (a task started with go() at the limit).
 struct slot_awaiter {
     errgroup_state& st;
-    sync_waiter node;
+    std::uint64_t ticket;
+    struct ticket_waiter : sync_waiter {
+        std::uint64_t ticket = 0;
+    } node;
     bool queued = false;
-    explicit slot_awaiter(errgroup_state& s) noexcept : st(s) {}
+    slot_awaiter(errgroup_state& s, std::uint64_t t) noexcept : st(s), ticket(t) {}
     slot_awaiter(const slot_awaiter&) = delete;
     ~slot_awaiter();
     bool await_ready() const noexcept { return false; }
@@ -68,10 +76,12 @@ struct slot_awaiter {
     void await_resume() noexcept { queued = false; }
 };
 
+inline constexpr std::uint64_t no_ticket = ~std::uint64_t(0);
+
 template <class F>
-root errgroup_body(std::shared_ptr<errgroup_state> st, bool needs_slot, F f) {
-    if (needs_slot) {
-        slot_awaiter slot(*st);
+root errgroup_body(std::shared_ptr<errgroup_state> st, std::uint64_t ticket, F f) {
+    if (ticket != no_ticket) {
+        slot_awaiter slot(*st, ticket);
         co_await slot;
     }
     try {
@@ -123,16 +133,15 @@ public:
     // limit reached, go() still returns at once and f waits for a slot, FIFO.
     template <class F>
     void go(F f, std::source_location site = std::source_location::current()) {
-        bool needs_slot = start(false);
-        detail::spawn(detail::errgroup_body(st_, needs_slot, std::move(f)), site);
+        detail::spawn(detail::errgroup_body(st_, start(), std::move(f)), site);
     }
 
     // Starts f only if a slot is free now; false (f not started) otherwise.
     template <class F>
     bool try_go(F f, std::source_location site = std::source_location::current()) {
-        if (!start(true))
+        if (!start_if_free())
             return false;
-        detail::spawn(detail::errgroup_body(st_, false, std::move(f)), site);
+        detail::spawn(detail::errgroup_body(st_, detail::no_ticket, std::move(f)), site);
         return true;
     }
 
@@ -164,9 +173,10 @@ private:
         std::error_code await_resume();
     };
 
-    // Counts a new task in. Returns whether it must wait for a slot; with
-    // only_if_free, returns false (counting nothing) when no slot is free.
-    bool start(bool only_if_free);
+    // Counts a new task in: takes a free slot (no_ticket) or a ticket to wait with.
+    std::uint64_t start();
+    // Counts a new task in only if it can take a slot now.
+    bool start_if_free();
 
     std::shared_ptr<detail::errgroup_state> st_;
 };

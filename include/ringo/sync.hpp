@@ -48,6 +48,25 @@ public:
         (tail_ != nullptr ? tail_->next : head_) = w;
         tail_ = w;
     }
+    void push_front(sync_waiter* w) noexcept {
+        w->next = head_;
+        head_ = w;
+        if (tail_ == nullptr)
+            tail_ = w;
+    }
+    // Inserts w after every waiter not greater than it (stable, O(1) when w is last).
+    template <class Less>
+    void insert_sorted(sync_waiter* w, Less less) noexcept {
+        if (tail_ == nullptr || !less(w, tail_)) {
+            push_back(w);
+            return;
+        }
+        sync_waiter** link = &head_;
+        while (*link != nullptr && !less(w, *link))
+            link = &(*link)->next;
+        w->next = *link;
+        *link = w;
+    }
     sync_waiter* pop_front() noexcept {
         sync_waiter* w = head_;
         if (w != nullptr && (head_ = w->next) == nullptr)

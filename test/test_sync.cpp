@@ -1,0 +1,421 @@
+// sync: wait_group, mutex, rw_mutex, cond, once, semaphore, singleflight.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <ringo/ringo.hpp>
+
+using namespace std::chrono_literals;
+using ringo::task;
+
+namespace {
+
+// Runs f in a forked child; returns {exit status or 128+signal, stderr}.
+template <class F>
+std::pair<int, std::string> in_child(F f) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::signal(SIGABRT, SIG_DFL);  // not doctest's crash handler: the parent judges
+        ::dup2(fds[1], 2);
+        ::close(fds[0]);
+        f();
+        std::_Exit(0);
+    }
+    ::close(fds[1]);
+    std::string err;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+        err.append(buf, static_cast<std::size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
+}
+
+}  // namespace
+
+TEST_SUITE("sync") {
+
+TEST_CASE("wait_group: add, done, wait, go; a negative counter panics") {
+    int total = ringo::run([]() -> task<int> {
+        ringo::wait_group wg;
+        auto sum = std::make_shared<int>(0);
+        for (int i = 1; i <= 10; ++i)
+            wg.go([sum, i]() -> task<void> {
+                co_await ringo::yield();
+                *sum += i;
+            });
+        wg.add(1);
+        ringo::go([&wg, sum]() -> task<void> {
+            *sum += 100;
+            wg.done();
+            co_return;
+        });
+        co_await wg.wait();
+        CHECK_THROWS_WITH_AS(wg.done(), "sync: negative WaitGroup counter", ringo::panic_error);
+        co_await wg.wait();  // zero: returns at once
+        co_return *sum;
+    }());
+    CHECK(total == 155);
+}
+
+TEST_CASE("wait_group: the waiter may destroy it as soon as wait returns") {
+    ringo::run([]() -> task<void> {
+        for (int round = 0; round < 100; ++round) {
+            auto wg = std::make_unique<ringo::wait_group>();
+            wg->add(2);
+            ringo::go([w = wg.get()]() -> task<void> {
+                w->done();
+                co_return;
+            });
+            ringo::go([w = wg.get()]() -> task<void> {
+                co_await ringo::yield();
+                w->done();  // touches nothing after releasing main
+            });
+            co_await wg->wait();
+            wg.reset();  // ASan: no use after free from the last done()
+        }
+    }());
+}
+
+TEST_CASE("wait_group::go moves the callable into the task's frame") {
+    auto seen = ringo::run([]() -> task<std::string> {
+        auto out = std::make_shared<std::string>();
+        ringo::wait_group wg;
+        {
+            std::string text = "captured by value";
+            wg.go([text, out]() -> task<void> {  // the lambda object is a temporary here
+                co_await ringo::yield();
+                *out = text;  // would dangle if the lambda were not moved into the frame
+            });
+        }
+        co_await wg.wait();
+        co_return *out;
+    }());
+    CHECK(seen == "captured by value");
+}
+
+TEST_CASE("mutex: mutual exclusion across suspensions, try_lock, unlock misuse") {
+    ringo::run([]() -> task<void> {
+        ringo::mutex mu;
+        int counter = 0;
+        ringo::wait_group wg;
+        for (int t = 0; t < 8; ++t)
+            wg.go([&]() -> task<void> {
+                for (int i = 0; i < 100; ++i) {
+                    auto guard = co_await mu.lock();
+                    int seen = counter;
+                    co_await ringo::yield();  // others run while we hold it
+                    counter = seen + 1;
+                }
+            });
+        co_await wg.wait();
+        CHECK(counter == 800);
+        CHECK(mu.try_lock());
+        CHECK_FALSE(mu.try_lock());
+        mu.unlock();
+        CHECK_THROWS_WITH_AS(mu.unlock(), "sync: unlock of unlocked mutex", ringo::panic_error);
+        {
+            auto guard = co_await mu.lock();
+            ringo::mutex* raw = guard.release();  // Go style: unlock by hand
+            CHECK_FALSE(mu.try_lock());
+            raw->unlock();
+        }
+        CHECK(mu.try_lock());
+        mu.unlock();
+    }());
+}
+
+TEST_CASE("mutex: a waiter is never starved by a task that re-locks in a loop") {
+    // Go's starvation scenario: one task holds the lock in a tight loop
+    // (unlock, relock); another must still get it regularly.
+    auto [greedy_rounds, other_got] = ringo::run([]() -> task<std::pair<int, int>> {
+        ringo::mutex mu;
+        bool stop = false;
+        int greedy = 0, other = 0;
+        ringo::wait_group wg;
+        wg.go([&]() -> task<void> {
+            while (!stop) {
+                auto g = co_await mu.lock();
+                ++greedy;
+                co_await ringo::yield();  // holds the lock across a suspension
+            }
+        });
+        wg.go([&]() -> task<void> {
+            for (int i = 0; i < 50; ++i) {
+                auto g = co_await mu.lock();
+                ++other;
+            }
+            stop = true;
+        });
+        co_await wg.wait();
+        co_return std::pair{greedy, other};
+    }());
+    CHECK(other_got == 50);
+    CHECK(greedy_rounds <= 2 * 50 + 2);  // hand-off: the two alternate
+}
+
+TEST_CASE("mutex::lock passed to std::lock_guard is diagnosed, not silently ignored") {
+    auto [status, err] = in_child([] {
+        ringo::mutex mu;
+        std::lock_guard<ringo::mutex> g(mu);  // locks nothing: must not pass silently
+    });
+    CHECK(status == 128 + SIGABRT);
+    CHECK(err.find("ringo::mutex::lock() (write: auto guard = co_await mu.lock();) was not awaited") !=
+          std::string::npos);
+}
+
+TEST_CASE("rw_mutex: readers share, writers exclude, writers are not starved") {
+    ringo::run([]() -> task<void> {
+        ringo::rw_mutex rw;
+        int readers_inside = 0, max_readers = 0, writes = 0;
+        bool writer_inside = false, overlap = false;
+        ringo::wait_group wg;
+        for (int r = 0; r < 4; ++r)
+            wg.go([&]() -> task<void> {
+                for (int i = 0; i < 20; ++i) {
+                    auto g = co_await rw.lock_shared();
+                    ++readers_inside;
+                    max_readers = std::max(max_readers, readers_inside);
+                    overlap = overlap || writer_inside;
+                    co_await ringo::yield();
+                    --readers_inside;
+                }
+            });
+        wg.go([&]() -> task<void> {
+            for (int i = 0; i < 10; ++i) {
+                auto g = co_await rw.lock();
+                writer_inside = true;
+                overlap = overlap || readers_inside != 0;
+                co_await ringo::yield();
+                ++writes;
+                writer_inside = false;
+            }
+        });
+        co_await wg.wait();
+        CHECK(max_readers > 1);
+        CHECK_FALSE(overlap);
+        CHECK(writes == 10);
+        CHECK(rw.try_lock());
+        CHECK_FALSE(rw.try_lock_shared());
+        rw.unlock();
+        CHECK_THROWS_WITH_AS(rw.unlock(), "sync: Unlock of unlocked RWMutex", ringo::panic_error);
+        CHECK_THROWS_WITH_AS(rw.unlock_shared(), "sync: RUnlock of unlocked RWMutex", ringo::panic_error);
+    }());
+}
+
+TEST_CASE("rw_mutex: a waiting writer blocks new readers (writer preference)") {
+    ringo::run([]() -> task<void> {
+        ringo::rw_mutex rw;
+        std::vector<std::string> order;
+        auto first = co_await rw.lock_shared();
+        ringo::go([&]() -> task<void> {
+            auto g = co_await rw.lock();
+            order.push_back("writer");
+        });
+        co_await ringo::yield();  // the writer now waits
+        CHECK_FALSE(rw.try_lock_shared());
+        ringo::go([&]() -> task<void> {
+            auto g = co_await rw.lock_shared();
+            order.push_back("late reader");
+        });
+        co_await ringo::yield();
+        first.unlock();
+        while (order.size() < 2)
+            co_await ringo::yield();
+        CHECK(order == std::vector<std::string>{"writer", "late reader"});
+    }());
+}
+
+TEST_CASE("cond: wait releases the mutex and returns holding it; signal and broadcast") {
+    ringo::run([]() -> task<void> {
+        ringo::mutex mu;
+        ringo::cond cv(mu);
+        int ready = 0, woke = 0;
+        ringo::wait_group wg;
+        for (int i = 0; i < 3; ++i)
+            wg.go([&]() -> task<void> {
+                auto g = co_await mu.lock();
+                while (ready == 0)
+                    co_await cv.wait();
+                CHECK_FALSE(mu.try_lock());  // we hold it again
+                ++woke;
+                --ready;
+            });
+        co_await ringo::yield();
+        {
+            auto g = co_await mu.lock();
+            ready = 1;
+            cv.signal();
+        }
+        co_await ringo::yield();
+        co_await ringo::yield();
+        CHECK(woke == 1);
+        {
+            auto g = co_await mu.lock();
+            ready = 2;
+            cv.broadcast();
+        }
+        co_await wg.wait();
+        CHECK(woke == 3);
+    }());
+}
+
+TEST_CASE("once: concurrent callers wait for the first; a throwing call lets the next one retry") {
+    ringo::run([]() -> task<void> {
+        ringo::once o;
+        int calls = 0, attempts = 0;
+        ringo::wait_group wg;
+        for (int i = 0; i < 5; ++i)
+            wg.go([&]() -> task<void> {
+                auto init = [&]() -> task<void> {
+                    ++attempts;
+                    co_await ringo::yield();  // the others arrive and wait meanwhile
+                    if (attempts == 1)
+                        throw std::runtime_error("first try fails");
+                    ++calls;
+                };
+                try {
+                    co_await o.call(init);
+                } catch (const std::runtime_error&) {
+                }
+                CHECK((o.done() || attempts == 1));
+            });
+        co_await wg.wait();
+        CHECK(attempts == 2);  // the failure, then one waiter's successful retry
+        CHECK(calls == 1);
+        CHECK(o.done());
+        auto again = [&] { ++calls; };
+        co_await o.call(again);
+        CHECK(calls == 1);
+    }());
+}
+
+TEST_CASE("semaphore: weighted, FIFO, a large request is not starved, cancel loses no permit") {
+    ringo::run([]() -> task<void> {
+        ringo::semaphore sem(10);
+        CHECK(sem.try_acquire(6));
+        std::vector<std::string> order;
+        ringo::wait_group wg;
+        wg.go([&]() -> task<void> {
+            auto e = co_await sem.acquire(ringo::background(), 8);  // large: waits for 8
+            CHECK_FALSE(e);
+            order.push_back("large");
+            co_await ringo::yield();
+            sem.release(8);
+        });
+        co_await ringo::yield();
+        CHECK_FALSE(sem.try_acquire(1));  // FIFO: a small request does not overtake the large one
+        wg.go([&]() -> task<void> {
+            auto e = co_await sem.acquire(ringo::background(), 1);
+            CHECK_FALSE(e);
+            order.push_back("small");
+            sem.release(1);
+        });
+        co_await ringo::yield();
+        sem.release(6);
+        co_await wg.wait();
+        CHECK(order == std::vector<std::string>{"large", "small"});
+
+        // Cancelled while waiting: returns ctx.err(), takes nothing.
+        CHECK(sem.try_acquire(10));
+        auto [ctx, cancel] = ringo::with_timeout(ringo::background(), 2ms);
+        auto e = co_await sem.acquire(ctx, 3);
+        CHECK(e == ringo::errc::deadline_exceeded);
+        sem.release(10);
+        CHECK(sem.try_acquire(10));  // every permit is back
+        sem.release(10);
+        CHECK_THROWS_WITH_AS(sem.release(1), "semaphore: released more than held", ringo::panic_error);
+    }());
+}
+
+TEST_CASE("semaphore: a cancelled head lets smaller requests behind it through") {
+    ringo::run([]() -> task<void> {
+        ringo::semaphore sem(4);
+        CHECK(sem.try_acquire(2));
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        bool small_got = false;
+        ringo::go([&, c = ctx]() -> task<void> { (void)co_await sem.acquire(c, 4); });  // waits: head
+        co_await ringo::yield();
+        ringo::go([&]() -> task<void> {
+            auto e = co_await sem.acquire(ringo::background(), 2);
+            small_got = !e;
+        });
+        co_await ringo::yield();
+        CHECK_FALSE(small_got);  // behind the head
+        cancel();
+        co_await ringo::yield();
+        co_await ringo::yield();
+        CHECK(small_got);
+    }());
+}
+
+TEST_CASE("singleflight: one call per key in flight, shared result and exception, forget") {
+    ringo::run([]() -> task<void> {
+        ringo::singleflight<int> sf;
+        int calls = 0;
+        std::vector<int> results;
+        ringo::wait_group wg;
+        for (int i = 0; i < 5; ++i)
+            wg.go([&]() -> task<void> {
+                auto fetch = [&]() -> task<int> {
+                    ++calls;
+                    co_await ringo::sleep_for(1ms);
+                    co_return 42;
+                };
+                results.push_back(co_await sf.run("key", fetch));
+            });
+        co_await wg.wait();
+        CHECK(calls == 1);
+        CHECK(results == std::vector<int>(5, 42));
+
+        int failures = 0;
+        for (int i = 0; i < 3; ++i)
+            wg.go([&]() -> task<void> {
+                auto boom = [&]() -> int {
+                    ++calls;
+                    throw std::runtime_error("backend down");
+                };
+                try {
+                    (void)co_await sf.run("bad", boom);
+                } catch (const std::runtime_error&) {
+                    ++failures;
+                }
+            });
+        co_await wg.wait();
+        CHECK(failures == 3);
+
+        // forget: the next caller starts a new call even while one is in flight.
+        int started = 0;
+        wg.go([&]() -> task<void> {
+            auto slow = [&]() -> task<int> {
+                ++started;
+                co_await ringo::sleep_for(2ms);
+                co_return 1;
+            };
+            (void)co_await sf.run("k", slow);
+        });
+        co_await ringo::yield();
+        sf.forget("k");
+        wg.go([&]() -> task<void> {
+            auto fast = [&]() -> int { return ++started; };
+            (void)co_await sf.run("k", fast);
+        });
+        co_await wg.wait();
+        CHECK(started == 2);
+    }());
+}
+
+}  // TEST_SUITE
