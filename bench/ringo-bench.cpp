@@ -109,8 +109,24 @@ task<double> select4() {
     co_return ns_since(start, 4.0 * per);
 }
 
-// spawn_join: spawn 1,000,000 empty tasks, wait for all (wait_group).
+// spawn_join: spawn 1,000,000 empty tasks, wait for all (wait_group add/done).
+task<void> empty_task(ringo::wait_group& wg) {
+    wg.done();
+    co_return;
+}
 task<double> spawn_join() {
+    constexpr int n = 1'000'000;
+    ringo::wait_group wg;
+    auto start = clk::now();
+    wg.add(n);
+    for (int i = 0; i < n; ++i)
+        ringo::go(empty_task(wg));
+    co_await wg.wait();
+    co_return ns_since(start, n);
+}
+
+// wait_group_spawn: the same through wait_group::go.
+task<double> wait_group_spawn() {
     constexpr int n = 1'000'000;
     ringo::wait_group wg;
     auto start = clk::now();
@@ -118,6 +134,51 @@ task<double> spawn_join() {
         wg.go([]() -> task<void> { co_return; });
     co_await wg.wait();
     co_return ns_since(start, n);
+}
+
+// errgroup_go: 1,000,000 errgroup::go of an empty task, then wait; per go + completion.
+task<double> errgroup_go() {
+    constexpr int n = 1'000'000;
+    ringo::errgroup g;
+    auto start = clk::now();
+    for (int i = 0; i < n; ++i)
+        g.go([]() -> task<std::error_code> { co_return std::error_code(); });
+    (void)co_await g.wait();
+    co_return ns_since(start, n);
+}
+
+// mutex_uncontended: one task, 10,000,000 lock/unlock pairs.
+task<double> mutex_uncontended() {
+    constexpr int n = 10'000'000;
+    ringo::mutex mu;
+    long counter = 0;
+    auto start = clk::now();
+    for (int i = 0; i < n; ++i) {
+        auto g = co_await mu.lock();
+        ++counter;
+    }
+    co_return ns_since(start, n);
+}
+
+// mutex_contended_4: 4 tasks x 250,000 lock/increment/unlock; every 8th time
+// a task yields while holding the lock, so the others queue behind it.
+task<double> mutex_contended() {
+    constexpr int per = 250'000, tasks = 4;
+    ringo::mutex mu;
+    long counter = 0;
+    ringo::wait_group wg;
+    auto start = clk::now();
+    for (int t = 0; t < tasks; ++t)
+        wg.go([&]() -> task<void> {
+            for (int i = 0; i < per; ++i) {
+                auto g = co_await mu.lock();
+                ++counter;
+                if (i % 8 == 0)
+                    co_await ringo::yield();
+            }
+        });
+    co_await wg.wait();
+    co_return ns_since(start, double(per) * tasks);
 }
 
 long rss_bytes() {
@@ -220,6 +281,10 @@ const std::vector<workload>& workloads() {
         {"select4_recv", select4},        {"spawn_join", spawn_join}, {"idle_tasks_1m", idle_tasks},
         {"select_with_after", select_with_after},
         {"cancel_tree", cancel_tree},
+        {"wait_group_spawn", wait_group_spawn},
+        {"errgroup_go", errgroup_go},
+        {"mutex_uncontended", mutex_uncontended},
+        {"mutex_contended_4", mutex_contended},
         {"sleep_many_wall", sleep_many},
         {"timer_lateness_p50", [] { return lateness(0.50); }},
         {"timer_lateness_p99", [] { return lateness(0.99); }},

@@ -438,29 +438,6 @@ public:
     once(const once&) = delete;
     once& operator=(const once&) = delete;
 
-    template <class F>
-    [[nodiscard]] task<void> call(F f, std::source_location site = std::source_location::current()) {
-        bool mine = co_await enter(site);
-        if (!mine)
-            co_return;
-        try {
-            using R = std::invoke_result_t<F&>;
-            if constexpr (detail::is_task_v<R>) {
-                R t = std::invoke(f);
-                co_await std::move(t);
-            } else {
-                std::invoke(f);
-            }
-        } catch (...) {
-            finish(false);
-            throw;
-        }
-        finish(true);
-    }
-
-    // True once a call has completed.
-    bool done() const noexcept { return done_.load(std::memory_order_acquire); }
-
 private:
     // co_await enter(): true if the caller must run f now.
     auto enter(std::source_location site) {
@@ -502,6 +479,33 @@ private:
         };
         return awaiter{*this, site};
     }
+
+public:
+
+    template <class F>
+    [[nodiscard]] task<void> call(F f, std::source_location site = std::source_location::current()) {
+        bool mine = co_await enter(site);
+        if (!mine)
+            co_return;
+        try {
+            using R = std::invoke_result_t<F&>;
+            if constexpr (detail::is_task_v<R>) {
+                R t = std::invoke(f);
+                co_await std::move(t);
+            } else {
+                std::invoke(f);
+            }
+        } catch (...) {
+            finish(false);
+            throw;
+        }
+        finish(true);
+    }
+
+    // True once a call has completed.
+    bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+
+private:
     void finish(bool ok) noexcept;
     void forget(detail::sync_waiter* w) noexcept;
 
@@ -594,6 +598,46 @@ struct case_node<sem_acquire_case> {
 // the next call run fn again even if one is in flight.
 template <class T>
 class singleflight {
+private:
+    struct call {
+        bool done = false;                 // guarded by the singleflight's lock
+        detail::sync_queue waiters;        // guarded by the singleflight's lock
+        std::optional<T> value;            // written by the leader before done
+        std::exception_ptr error;
+    };
+
+    auto wait_for(call& c, std::source_location site) {
+        struct [[nodiscard]] awaiter {
+            singleflight& sf;
+            call& c;
+            std::source_location site;
+            detail::sync_waiter node;
+            bool queued = false;
+
+            awaiter(singleflight& s, call& cl, std::source_location at) : sf(s), c(cl), site(at) {}
+            awaiter(const awaiter&) = delete;
+            ~awaiter() {
+                if (queued) {
+                    std::lock_guard lock(sf.lock_);
+                    c.waiters.remove(&node);
+                }
+            }
+            bool await_ready() const noexcept { return false; }
+            bool await_suspend(std::coroutine_handle<> h) {
+                std::lock_guard lock(sf.lock_);
+                if (c.done)
+                    return false;
+                node.g = detail::park(h, detail::task_state::once, site, "singleflight::run");
+                c.waiters.push_back(&node);
+                queued = true;
+                return true;
+            }
+            void await_resume() noexcept { queued = false; }
+        };
+        return awaiter{*this, c, site};
+    }
+
+
 public:
     template <class F>
     [[nodiscard]] task<T> run(std::string key, F fn, std::source_location site = std::source_location::current()) {
@@ -645,44 +689,6 @@ public:
     }
 
 private:
-    struct call {
-        bool done = false;                 // guarded by the singleflight's lock
-        detail::sync_queue waiters;        // guarded by the singleflight's lock
-        std::optional<T> value;            // written by the leader before done
-        std::exception_ptr error;
-    };
-
-    auto wait_for(call& c, std::source_location site) {
-        struct [[nodiscard]] awaiter {
-            singleflight& sf;
-            call& c;
-            std::source_location site;
-            detail::sync_waiter node;
-            bool queued = false;
-
-            awaiter(singleflight& s, call& cl, std::source_location at) : sf(s), c(cl), site(at) {}
-            awaiter(const awaiter&) = delete;
-            ~awaiter() {
-                if (queued) {
-                    std::lock_guard lock(sf.lock_);
-                    c.waiters.remove(&node);
-                }
-            }
-            bool await_ready() const noexcept { return false; }
-            bool await_suspend(std::coroutine_handle<> h) {
-                std::lock_guard lock(sf.lock_);
-                if (c.done)
-                    return false;
-                node.g = detail::park(h, detail::task_state::once, site, "singleflight::run");
-                c.waiters.push_back(&node);
-                queued = true;
-                return true;
-            }
-            void await_resume() noexcept { queued = false; }
-        };
-        return awaiter{*this, c, site};
-    }
-
     detail::spinlock lock_;
     std::unordered_map<std::string, std::shared_ptr<call>> calls_;  // guarded by lock_
 };
