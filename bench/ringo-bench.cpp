@@ -270,6 +270,23 @@ task<double> cancel_tree() {
     co_return ns_since(start, n);
 }
 
+// pending_timers_1m: 1,000,000 after() timers pending at once; resident
+// bytes per timer (heap entry + timer + channel).
+task<double> pending_timers() {
+    constexpr int n = 1'000'000;
+    long before = rss_bytes();
+    std::vector<ringo::recv_chan<ringo::clock::time_point>> timers;
+    timers.reserve(n);
+    for (int i = 0; i < n; ++i)
+        timers.push_back(ringo::after(std::chrono::hours(1) + std::chrono::microseconds(i)));
+    long during = rss_bytes();
+    if (ringo::num_timers() != std::size_t(n))
+        std::fprintf(stderr, "pending_timers_1m: %zu timers pending\n", ringo::num_timers());
+    timers.clear();
+    co_await ringo::yield();
+    co_return double(during - before) / n;
+}
+
 struct workload {
     const char* name;
     std::function<task<double>()> body;
@@ -281,6 +298,7 @@ const std::vector<workload>& workloads() {
         {"select4_recv", select4},        {"spawn_join", spawn_join}, {"idle_tasks_1m", idle_tasks},
         {"select_with_after", select_with_after},
         {"cancel_tree", cancel_tree},
+        {"pending_timers_1m", pending_timers},
         {"wait_group_spawn", wait_group_spawn},
         {"errgroup_go", errgroup_go},
         {"mutex_uncontended", mutex_uncontended},

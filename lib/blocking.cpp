@@ -1,4 +1,7 @@
 // Helper threads for ringo::blocking().
+#include <pthread.h>
+#include <signal.h>
+
 #include "runtime_impl.hpp"
 
 namespace ringo::detail {
@@ -18,6 +21,9 @@ void blocking_pool::submit(std::function<void()> work) {
 }
 
 void blocking_pool::work_loop(std::shared_ptr<state> st, std::shared_ptr<worker> self) {
+    sigset_t all;  // signals are for the executors (signals::notify), never for helpers
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     std::unique_lock lock(st->mu);
     for (;;) {
         if (!st->queue.empty()) {

@@ -11,7 +11,8 @@ struct category final : std::error_category {
         case errc::canceled: return "context canceled";
         case errc::deadline_exceeded: return "context deadline exceeded";
         case errc::eof: return "EOF";
-        case errc::closed: return "use of closed resource";
+        case errc::closed: return "use of closed network connection";
+        case errc::bad_address: return "bad network address (want host:port, [ipv6]:port or :port)";
         }
         return "unknown ringo error " + std::to_string(c);
     }

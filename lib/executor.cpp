@@ -170,6 +170,12 @@ void executor::cancel(io_op* op) {
     io_uring_sqe_set_data64(s, tag_ignore);
 }
 
+void executor::cancel_fd(int fd) {
+    io_uring_sqe* s = ring_->sqe();
+    io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(s, tag_ignore);
+}
+
 // The loop's private helpers, kept out of the public header.
 class executor_loop {
 public:

@@ -99,7 +99,10 @@ runtime::runtime(const runtime_options& opts) {
     executors_.push_back(std::make_unique<executor>(*this, opts.ring_entries == 0 ? 256 : opts.ring_entries));
 }
 
-runtime::~runtime() = default;
+runtime::~runtime() {
+    executors_.clear();  // the executors first: their rings still reference the hub's read
+    signals.reset();
+}
 
 root_promise::~root_promise() {
     if (g.home != nullptr)

@@ -42,6 +42,8 @@ private:
     std::shared_ptr<state> st_ = std::make_shared<state>();
 };
 
+class signal_hub;
+
 class runtime {
 public:
     explicit runtime(const runtime_options& opts);
@@ -56,6 +58,8 @@ public:
         for (const auto& e : executors_)
             f(*e);
     }
+
+    std::shared_ptr<signal_hub> signals;  // made by the first signals::notify
 
 private:
     blocking_pool pool_;  // declared first: outlives the executors

@@ -16,6 +16,7 @@ enum class errc {
     deadline_exceeded,  // the operation's context passed its deadline
     eof,                // the peer closed the stream (io.EOF)
     closed,             // the resource was closed under the operation
+    bad_address,        // a network address that does not parse (want "host:port")
 };
 
 // The category of ringo::errc; name() is "ringo".

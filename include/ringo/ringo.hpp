@@ -5,8 +5,10 @@
 #include <ringo/context.hpp>
 #include <ringo/errgroup.hpp>
 #include <ringo/errors.hpp>
+#include <ringo/net.hpp>
 #include <ringo/runtime.hpp>
 #include <ringo/select.hpp>
+#include <ringo/signals.hpp>
 #include <ringo/sync.hpp>
 #include <ringo/task.hpp>
 #include <ringo/time.hpp>

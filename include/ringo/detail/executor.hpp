@@ -123,6 +123,8 @@ public:
     // completion still follows (with -ECANCELED or its real result).
     void submit(io_op* op, const io_request& r);
     void cancel(io_op* op);
+    // Cancels every operation in flight on file descriptor fd.
+    void cancel_fd(int fd);
     std::uint32_t pending_io() const noexcept { return pending_io_; }
 
     // Timers (executor thread only, but post_timer_sync: any thread).

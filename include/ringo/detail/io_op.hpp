@@ -1,0 +1,99 @@
+// ringo/detail/io_op.hpp - a ring operation that can race a context.
+//
+// io_slot is one submitted operation. Its state machine:
+//   submitted -> (completed | cancel requested -> completed)
+// It completes exactly once, with its CQE, on its home executor's thread;
+// the frame that holds it is never freed before that (at shutdown the
+// executor drains the ring first). While in flight it can be a select case
+// (io_case) next to ctx.done(): whichever is claimed first wakes the task;
+// if ctx won, the task asks the kernel to cancel and then still waits for
+// the operation's own completion, whose real result wins if it completed
+// anyway.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <mutex>
+#include <source_location>
+#include <variant>
+
+#include <ringo/detail/executor.hpp>
+#include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/spinlock.hpp>
+#include <ringo/detail/waiter.hpp>
+#include <ringo/select.hpp>
+
+namespace ringo::detail {
+
+struct io_slot : io_op {
+    spinlock lock;
+    // Guarded by lock.
+    bool completed = false;
+    int res = 0;
+    goroutine* g = nullptr;          // parked task, if any
+    select_state* sel = nullptr;     // while a select case
+    int case_index = 0;
+    bool waiting = false;            // parked in io_wait
+
+    io_slot() noexcept { complete = &on_complete; }
+
+    static void on_complete(io_op* self, int result, std::uint32_t) noexcept {
+        auto* s = static_cast<io_slot*>(self);
+        goroutine* to_wake = nullptr;
+        {
+            std::lock_guard l(s->lock);
+            s->completed = true;
+            s->res = result;
+            if (s->waiting) {
+                s->waiting = false;
+                to_wake = s->g;
+            } else if (s->sel != nullptr && s->sel->claim()) {
+                s->sel->winner = s->case_index;
+                to_wake = s->g;
+            }
+            s->sel = nullptr;
+        }
+        if (to_wake != nullptr)
+            wake(to_wake);
+    }
+};
+
+// The operation as a select case (completes when its CQE arrives).
+struct io_case {
+    using result_type = std::monostate;
+    io_slot* op;
+};
+
+template <>
+struct case_node<io_case> {
+    static constexpr bool is_recv = false;
+    io_slot* op;
+    explicit case_node(io_case c) noexcept : op(c.op) {}
+    spinlock* lock() const noexcept { return &op->lock; }
+    bool poll(goroutine*&) const noexcept { return op->completed; }
+    void enqueue(goroutine* g, select_state* sel, int index) noexcept {
+        op->g = g;
+        op->sel = sel;
+        op->case_index = index;
+    }
+    void unlink() noexcept { op->sel = nullptr; }
+    void check() const noexcept {}
+};
+
+// co_await io_wait{op}: until the operation has completed.
+struct [[nodiscard]] io_wait {
+    io_slot& op;
+    std::source_location site;
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+        std::lock_guard l(op.lock);
+        if (op.completed)
+            return false;
+        op.g = park(h, task_state::io, site, "ringo I/O");
+        op.waiting = true;
+        return true;
+    }
+    int await_resume() const noexcept { return op.res; }
+};
+
+}  // namespace ringo::detail

@@ -1,0 +1,105 @@
+// ringo/net.hpp - TCP on the ring: listen, accept, dial, read, write.
+//
+//   auto [ln, err] = co_await ringo::net::listen("127.0.0.1:0");   // port 0: any free port
+//   std::printf("listening on %s\n", ln.addr().c_str());
+//   auto [conn, err2] = co_await ln.accept(ctx);
+//   std::byte buf[4096];
+//   auto [n, err3] = co_await conn.read(ctx, buf);               // errc::eof at the end
+//   auto [m, err4] = co_await conn.write_all(ctx, std::span(buf, n));
+//   auto [c, err5] = co_await ringo::net::dial(ctx, "example.org:80");   // names resolved off the executor
+//
+// Every operation runs on io_uring and takes a context. When the context is
+// cancelled first, ringo asks the kernel to cancel the operation and still
+// waits for its own completion: if it completed anyway, its real result is
+// returned (bytes read are not lost, an accepted connection is not leaked);
+// otherwise ctx.err(). Addresses: "host:port", "[ipv6]:port", ":port" (all
+// IPv4 interfaces); a bad one is errc::bad_address. conn and listener are
+// move-only owners: destroying or closing one closes its socket, and the
+// operations still in flight on it end with errc::closed.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <source_location>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <ringo/context.hpp>
+#include <ringo/task.hpp>
+
+namespace ringo::net {
+
+namespace detail {
+struct socket_state;
+}
+
+// A TCP connection.
+class conn {
+public:
+    conn() noexcept = default;
+    explicit conn(int fd);  // adopts a connected socket
+    conn(conn&&) noexcept = default;
+    conn& operator=(conn&& o) noexcept;
+    ~conn();
+
+    // Reads up to buf.size() bytes: {n, {}} with n > 0, or {0, errc::eof}
+    // once the peer has closed its side.
+    [[nodiscard]] task<std::pair<std::size_t, std::error_code>> read(
+        context ctx, std::span<std::byte> buf, std::source_location site = std::source_location::current());
+    // Writes some of buf (maybe not all): {n, err}.
+    [[nodiscard]] task<std::pair<std::size_t, std::error_code>> write(
+        context ctx, std::span<const std::byte> buf, std::source_location site = std::source_location::current());
+    // Writes all of buf unless an error (or ctx) stops it: {bytes written, err}.
+    [[nodiscard]] task<std::pair<std::size_t, std::error_code>> write_all(
+        context ctx, std::span<const std::byte> buf, std::source_location site = std::source_location::current());
+    [[nodiscard]] task<std::pair<std::size_t, std::error_code>> write_all(
+        context ctx, std::string_view text, std::source_location site = std::source_location::current()) {
+        return write_all(std::move(ctx), std::as_bytes(std::span(text.data(), text.size())), site);
+    }
+    // Half close: the peer reads EOF; this side may still read.
+    void shutdown_write() noexcept;
+    // Closes the socket; operations in flight end (errc::closed). Idempotent.
+    void close() noexcept;
+
+    std::string local_addr() const;
+    std::string remote_addr() const;
+    int native_handle() const noexcept;
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+
+private:
+    std::shared_ptr<detail::socket_state> s_;
+};
+
+// A listening TCP socket.
+class listener {
+public:
+    listener() noexcept = default;
+    explicit listener(int fd);
+    listener(listener&&) noexcept = default;
+    listener& operator=(listener&& o) noexcept;
+    ~listener();
+
+    // The next connection, or ctx.err() / errc::closed.
+    [[nodiscard]] task<std::pair<conn, std::error_code>> accept(
+        context ctx, std::source_location site = std::source_location::current());
+    // The bound address, e.g. "127.0.0.1:40123" or "[::1]:40123".
+    std::string addr() const;
+    // Stops listening; a pending accept ends with errc::closed. Idempotent.
+    void close() noexcept;
+    int native_handle() const noexcept;
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+
+private:
+    std::shared_ptr<detail::socket_state> s_;
+};
+
+// Listens on address ("127.0.0.1:0", "[::1]:8080", ":8080", "localhost:0").
+[[nodiscard]] task<std::pair<listener, std::error_code>> listen(std::string address);
+// Connects to address; names are resolved on a helper thread (blocking()).
+[[nodiscard]] task<std::pair<conn, std::error_code>> dial(context ctx, std::string address,
+                                                         std::source_location site = std::source_location::current());
+
+}  // namespace ringo::net

@@ -1,0 +1,34 @@
+// ringo/signals.hpp - os/signal for tasks: Notify, Stop, NotifyContext.
+//
+//   auto sigs = ringo::signals::notify({SIGINT, SIGTERM});
+//   auto sig = co_await sigs.recv();                    // the signal number
+//   auto [ctx, stop] = ringo::signals::notify_context(ringo::background(), {SIGINT, SIGTERM});
+//
+// Signals are read from a signalfd on the runtime's ring, so a watched
+// signal never interrupts anything: ringo blocks it for the runtime's
+// threads while it is watched (and restores the signal mask when the
+// runtime ends or stop() removes the last watch). A pending watch keeps the
+// runtime alive for deadlock detection. Call these from a task.
+#pragma once
+
+#include <initializer_list>
+#include <utility>
+
+#include <ringo/chan.hpp>
+#include <ringo/context.hpp>
+
+namespace ringo::signals {
+
+// signal.Notify: a channel (capacity 8) that receives each of sigs as it
+// arrives; when the channel is full, further signals are dropped, as in Go.
+recv_chan<int> notify(std::initializer_list<int> sigs);
+
+// signal.Stop: ch receives no more signals once stop returns.
+void stop(recv_chan<int> ch);
+
+// signal.NotifyContext: a child of parent cancelled when one of sigs
+// arrives (or when the returned cancel_func is called, which also stops the
+// watch).
+std::pair<context, cancel_func> notify_context(context parent, std::initializer_list<int> sigs);
+
+}  // namespace ringo::signals
