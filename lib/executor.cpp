@@ -174,6 +174,7 @@ void executor::cancel_fd(int fd) {
     io_uring_sqe* s = ring_->sqe();
     io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(s, tag_ignore);
+    io_uring_submit(&ring_->uring);  // now: the caller closes fd right after
 }
 
 // The loop's private helpers, kept out of the public header.

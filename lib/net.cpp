@@ -33,9 +33,12 @@ struct socket_state {
     void close() noexcept {
         if (closed.exchange(true))
             return;
-        ::shutdown(fd, SHUT_RDWR);  // wakes operations in flight, from any thread
+        // Operations in flight end with -ECANCELED: through the ring on an
+        // executor thread, through a shutdown from any other thread.
         if (ringo::detail::this_executor != nullptr)
             ringo::detail::this_executor->cancel_fd(fd);
+        else
+            ::shutdown(fd, SHUT_RDWR);
         ::close(fd);
     }
 

@@ -123,7 +123,8 @@ public:
     // completion still follows (with -ECANCELED or its real result).
     void submit(io_op* op, const io_request& r);
     void cancel(io_op* op);
-    // Cancels every operation in flight on file descriptor fd.
+    // Cancels every operation in flight on file descriptor fd (submitted at
+    // once, so that fd may be closed right after).
     void cancel_fd(int fd);
     std::uint32_t pending_io() const noexcept { return pending_io_; }
 

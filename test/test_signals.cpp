@@ -1,0 +1,66 @@
+// signals: notify, stop, notify_context, through a signalfd on the ring.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <chrono>
+
+#include <ringo/ringo.hpp>
+
+using namespace std::chrono_literals;
+using ringo::task;
+
+TEST_SUITE("signals") {
+
+TEST_CASE("notify delivers signals on a channel; stop ends the watch") {
+    ringo::run([]() -> task<void> {
+        auto sigs = ringo::signals::notify({SIGUSR1, SIGUSR2});
+        ::raise(SIGUSR1);  // blocked: queued for the signalfd, never the default action
+        auto s = co_await sigs.recv();
+        CHECK(s == SIGUSR1);
+        ::raise(SIGUSR2);
+        auto s2 = co_await sigs.recv();
+        CHECK(s2 == SIGUSR2);
+        ringo::signals::stop(sigs);
+        co_await ringo::sleep_for(1ms);
+        CHECK(sigs.try_recv().state == ringo::recv_state::would_block);
+    }());
+}
+
+TEST_CASE("notify_context is cancelled by a signal; a pending watch is no deadlock") {
+    auto err = ringo::run([]() -> task<std::error_code> {
+        auto [ctx, stop] = ringo::signals::notify_context(ringo::background(), {SIGUSR1});
+        ringo::go([]() -> task<void> {
+            co_await ringo::sleep_for(2ms);
+            ::raise(SIGUSR1);
+        });
+        co_await ctx.done().recv();  // only the signal can end this
+        co_return ctx.err();
+    }());
+    CHECK(err == ringo::errc::canceled);
+}
+
+TEST_CASE("a full notify channel drops further signals instead of blocking") {
+    ringo::run([]() -> task<void> {
+        auto sigs = ringo::signals::notify({SIGUSR2});
+        for (int i = 0; i < 20; ++i) {
+            ::raise(SIGUSR2);
+            co_await ringo::sleep_for(100us);  // one at a time: standard signals do not queue
+        }
+        std::size_t kept = sigs.len();
+        CHECK(kept >= 1);
+        CHECK(kept <= 8);
+        ringo::signals::stop(sigs);
+    }());
+}
+
+TEST_CASE("watching SIGKILL is a panic_error; signals outside run too") {
+    CHECK_THROWS_AS(ringo::signals::notify({SIGINT}), ringo::panic_error);
+    ringo::run([]() -> task<void> {
+        CHECK_THROWS_WITH_AS(ringo::signals::notify({SIGKILL}), doctest::Contains("cannot watch signal 9"),
+                             ringo::panic_error);
+        co_return;
+    }());
+}
+
+}  // TEST_SUITE
