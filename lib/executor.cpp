@@ -29,6 +29,15 @@ constexpr std::uint64_t tag_wake = 1;    // the read on the wake-up eventfd
 constexpr unsigned poll_interval = 64;
 // How many times in a row the run-next slot may jump the queue.
 constexpr unsigned runnext_limit = 64;
+// How long an idle executor polls for work from other threads before it
+// sleeps (iterations of a pause instruction: tens of microseconds).
+constexpr int spin_limit = 4000;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 [[noreturn]] void ring_refused(int err) {
     std::string msg = "ringo: io_uring is not available: io_uring_setup failed: ";
@@ -49,6 +58,7 @@ struct executor::ring {
     bool tearing_down = false;
 
     int old_timer_slack = -1;
+    pid_t creator = ::gettid();
 
     explicit ring(unsigned entries) {
         // Cheapest first; each flag the kernel rejects (EINVAL) is dropped.
@@ -82,7 +92,7 @@ struct executor::ring {
     ~ring() {
         io_uring_queue_exit(&uring);
         ::close(wake_fd);
-        if (old_timer_slack > 0)
+        if (old_timer_slack > 0 && ::gettid() == creator)
             ::prctl(PR_SET_TIMERSLACK, old_timer_slack, 0, 0, 0);
     }
 
@@ -103,32 +113,35 @@ struct executor::ring {
     }
 };
 
-executor::executor(runtime& rt, unsigned ring_entries) : rt_(rt), ring_(new ring(ring_entries)) {
+executor::executor(runtime& rt, unsigned index, unsigned ring_entries)
+    : rt_(rt), index_(index), ring_(new ring(ring_entries)) {
     ring_->arm_wake();
 }
 
 executor::~executor() { delete ring_; }
 
 void executor::add_task(goroutine* g) noexcept {
+    std::lock_guard lock(tasks_lock_);
     g->registered = true;
     g->all_prev = nullptr;
     g->all_next = all_;
     if (all_ != nullptr)
         all_->all_prev = g;
     all_ = g;
-    ++live_;
+    live_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void executor::remove_task(goroutine* g) noexcept {
     if (!g->registered)
         return;
+    std::lock_guard lock(tasks_lock_);
     if (g->all_prev != nullptr)
         g->all_prev->all_next = g->all_next;
     else
         all_ = g->all_next;
     if (g->all_next != nullptr)
         g->all_next->all_prev = g->all_prev;
-    --live_;
+    live_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void executor::ready_remote(goroutine* g) noexcept {
@@ -282,10 +295,23 @@ public:
         // wake-up before it stops counting, so one of the two shows it.
         bool may_wake = e_.pending_io_ != 0 || !e_.timers_.empty() ||
                         e_.pending_blocking_.load(std::memory_order_seq_cst) != 0;
-        if (!may_wake && nothing_posted())
-            return false;
+        bool quiescent = false;
+        if (!may_wake && nothing_posted()) {
+            // Only another executor can still wake this one. Deadlock is
+            // declared when every executor is in this state and nothing is
+            // posted to any of them (runtime::enter_quiescent).
+            if (e_.rt_.enter_quiescent())
+                return false;
+            quiescent = true;
+        }
+        // With other executors about, spin a moment first: a wake-up from
+        // one of them often follows within microseconds, and sleeping costs
+        // a system call on both sides.
+        if (e_.rt_.executors() > 1)
+            for (int spin = 0; spin < spin_limit && nothing_posted() && !e_.rt_.stopping(); ++spin)
+                cpu_relax();
         e_.sleeping_.store(true, std::memory_order_seq_cst);
-        if (nothing_posted()) {
+        if (nothing_posted() && !e_.rt_.stopping()) {
             io_uring_cqe* cqe = nullptr;
             if (e_.timers_.empty()) {
                 io_uring_submit_and_wait_timeout(&r_.uring, &cqe, 1, nullptr, nullptr);
@@ -299,25 +325,26 @@ public:
             }
         }
         e_.sleeping_.store(false, std::memory_order_relaxed);
+        if (quiescent)
+            e_.rt_.leave_quiescent();  // before anything posted is taken
         reap();
-        return true;
+        return !e_.rt_.deadlocked();
     }
 
 private:
-    bool nothing_posted() const noexcept {
-        return e_.remote_.load(std::memory_order_seq_cst) == nullptr &&
-               e_.timer_syncs_.load(std::memory_order_seq_cst) == nullptr;
-    }
+    bool nothing_posted() const noexcept { return !e_.has_posted(); }
 
     executor& e_;
     executor::ring& r_;
     unsigned runnext_streak_ = 0;
 };
 
-bool executor::run_until(const bool& main_done) {
+bool executor::run_until(const bool* main_done) {
     executor_loop loop(*this);
     unsigned ticks = 0;
-    while (!main_done) {
+    for (;;) {
+        if ((main_done != nullptr && *main_done) || rt_.stopping())
+            return !rt_.deadlocked();
         if (goroutine* g = loop.next_runnable()) {
             this_goroutine = g;
             g->state = task_state::running;
@@ -342,10 +369,9 @@ bool executor::run_until(const bool& main_done) {
         loop.take_remote();
         loop.take_timer_syncs();
     }
-    return true;
 }
 
-void executor::shutdown() noexcept {
+void executor::drain_ring() noexcept {
     executor_loop loop(*this);
     ring_->tearing_down = true;
     // Cancel everything in flight (the wake-up read included), then wait for
@@ -357,24 +383,41 @@ void executor::shutdown() noexcept {
         io_uring_submit_and_wait(&ring_->uring, 1);
         loop.reap();
     }
+}
+
+void executor::destroy_tasks() noexcept {
     // Destroy the tasks still alive. Their destructors may wake others; those
     // wake-ups are dropped with the queues.
-    this_goroutine = nullptr;
+    executor_loop loop(*this);
+    goroutine* saved = std::exchange(this_goroutine, nullptr);
     for (;;) {
         loop.take_remote();  // registers tasks other threads spawned here
         local_.clear();
         runnext_ = nullptr;
-        if (all_ == nullptr)
+        goroutine* g;
+        {
+            std::lock_guard lock(tasks_lock_);
+            g = all_;
+        }
+        if (g == nullptr)
             break;
-        all_->root_frame.destroy();
+        g->root_frame.destroy();
     }
+    this_goroutine = saved;
+}
+
+void executor::detach_timers() noexcept {
     // Timers still armed (their owners are handles that may outlive the
     // runtime) leave the heap; requests posted meanwhile are moot.
+    executor_loop loop(*this);
     loop.take_timer_syncs();
     auto now = clock::now();
     for (timer_node* n : timers_.take_all())
         n->on_event(n, timer_event::detach, now);
     timer_syncs_.store(nullptr, std::memory_order_relaxed);
+    local_.clear();
+    runnext_ = nullptr;
+    remote_.store(nullptr, std::memory_order_relaxed);
 }
 
 }  // namespace ringo::detail

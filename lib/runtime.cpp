@@ -95,8 +95,22 @@ std::uint64_t fastrand_seed() noexcept {
 
 runtime::runtime(const runtime_options& opts) {
     unsigned threads = threads_from(opts);
-    (void)threads;  // more than one executor: see the multi-thread issue
-    executors_.push_back(std::make_unique<executor>(*this, opts.ring_entries == 0 ? 256 : opts.ring_entries));
+    unsigned entries = opts.ring_entries == 0 ? 256 : opts.ring_entries;
+    executors_.push_back(std::make_unique<executor>(*this, 0, entries));
+    executors_.resize(threads);
+    for (unsigned i = 1; i < threads; ++i)
+        threads_.emplace_back(&runtime::thread_main, this, i, entries);
+    std::unique_lock lock(phase_mu_);
+    phase_cv_.wait(lock, [&] { return ready_ == threads - 1; });
+    if (start_error_) {  // an executor could not start: stop the others, report
+        phase_ = 2;
+        stopping_ = true;
+        phase_cv_.notify_all();
+        lock.unlock();
+        for (auto& t : threads_)
+            t.join();
+        std::rethrow_exception(start_error_);
+    }
 }
 
 runtime::~runtime() {
@@ -104,29 +118,119 @@ runtime::~runtime() {
     signals.reset();
 }
 
+void runtime::thread_main(unsigned index, unsigned ring_entries) {
+    executor* ex = nullptr;
+    try {
+        executors_[index] = std::make_unique<executor>(*this, index, ring_entries);
+        ex = executors_[index].get();
+    } catch (...) {
+        std::lock_guard lock(phase_mu_);
+        start_error_ = std::current_exception();
+    }
+    {
+        std::unique_lock lock(phase_mu_);
+        ++ready_;
+        phase_cv_.notify_all();
+        phase_cv_.wait(lock, [&] { return phase_ >= 1; });
+        if (ex == nullptr || phase_ >= 2)
+            return;
+    }
+    this_executor = ex;
+    ex->run_until(nullptr);
+    ex->drain_ring();
+    std::unique_lock lock(phase_mu_);
+    ++drained_;
+    phase_cv_.notify_all();
+    phase_cv_.wait(lock, [&] { return phase_ >= 2; });
+    this_executor = nullptr;
+}
+
+void runtime::stop() noexcept {
+    stopping_.store(true, std::memory_order_seq_cst);
+    for (auto& e : executors_)
+        e->notify();
+}
+
+bool runtime::enter_quiescent() noexcept {
+    std::uint64_t before = activity_.load(std::memory_order_seq_cst);
+    int q = quiescent_.fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (q < static_cast<int>(executors_.size()))
+        return false;
+    for (auto& e : executors_)
+        if (e->has_posted() || e->pending_blocking_.load(std::memory_order_seq_cst) != 0)
+            return false;  // a wake-up is in flight: whoever it is for will leave quiescence
+    if (activity_.load(std::memory_order_seq_cst) != before)
+        return false;  // someone woke up during the scan: its work may not show in it
+    deadlocked_.store(true, std::memory_order_seq_cst);
+    stop();
+    return true;
+}
+
+bool runtime::run(root main, const bool& main_done, const std::source_location& site, std::string& report) {
+    executor& ex0 = main_executor();
+    spawn_on(ex0, std::move(main), site);
+    {
+        std::lock_guard lock(phase_mu_);
+        phase_ = 1;
+        phase_cv_.notify_all();
+    }
+    ex0.run_until(&main_done);
+    stop();
+    bool finished = !deadlocked();
+    if (!finished)
+        report = "all tasks are asleep - deadlock!\n\n" + dump_tasks();
+    ex0.drain_ring();
+    {
+        std::unique_lock lock(phase_mu_);
+        phase_cv_.wait(lock, [&] { return drained_ == threads_.size(); });
+    }
+    // Nothing runs anywhere now, and no ring has an operation in flight.
+    for (auto& e : executors_)
+        e->destroy_tasks();
+    for (auto& e : executors_)
+        e->detach_timers();
+    {
+        std::lock_guard lock(phase_mu_);
+        phase_ = 2;
+        phase_cv_.notify_all();
+    }
+    for (auto& t : threads_)
+        t.join();
+    return finished;
+}
+
 root_promise::~root_promise() {
     if (g.home != nullptr)
         g.home->remove_task(&g);
 }
 
-void spawn(root r, const std::source_location& site) {
-    executor* ex = this_executor;
-    if (ex == nullptr)
-        outside_run("ringo::go");
+namespace {
+
+// Registers the root's task on ex, this thread's executor, and queues it.
+void spawn_here(executor& ex, root r, const std::source_location& site) {
     root_handle h = r.release();
     goroutine& g = h.promise().g;
-    g.home = ex;
-    g.id = ex->rt().new_task_id();
+    g.home = &ex;
+    g.id = ex.rt().new_task_id();
     g.spawn_site = site;
     g.root_frame = h;
     g.resume_point = h;
-    ex->add_task(&g);
-    ex->ready(&g);  // like Go's newproc: the new task runs next
+    ex.add_task(&g);
+    ex.ready(&g);  // like Go's newproc: the new task runs next
+}
+
+}  // namespace
+
+void spawn(root r, const std::source_location& site) {
+    executor* here = this_executor;
+    if (here == nullptr)
+        outside_run("ringo::go");
+    spawn_on(here->rt().place(*here), std::move(r), site);
 }
 
 void spawn_on(executor& ex, root r, const std::source_location& site) {
     if (&ex == this_executor) {
-        spawn(std::move(r), site);
+        spawn_here(ex, std::move(r), site);
         return;
     }
     root_handle h = r.release();
@@ -162,21 +266,15 @@ void run_main(root main, main_result_base& out, const runtime_options& opts, con
     if (this_executor != nullptr)
         throw panic_error("ringo::run called inside a running ringo::run (run is not reentrant; use go)");
     runtime rt(opts);
-    executor& ex = rt.main_executor();
-    this_executor = &ex;
+    this_executor = &rt.main_executor();
     struct reset_tls {
         ~reset_tls() {
             this_executor = nullptr;
             this_goroutine = nullptr;
         }
     } reset;
-    spawn(std::move(main), site);
-    bool finished = ex.run_until(out.done);
     std::string report;
-    if (!finished)
-        report = "all tasks are asleep - deadlock!\n\n" + dump_tasks();
-    ex.shutdown();
-    if (!finished)
+    if (!rt.run(std::move(main), out.done, site, report))
         throw deadlock_error(report);
 }
 
@@ -198,6 +296,8 @@ std::string dump_tasks() {
     if (ex == nullptr)
         return {};
     std::vector<const detail::goroutine*> tasks;
+    unsigned executors = 0;
+    ex->rt().for_each_executor([&](const detail::executor&) { ++executors; });
     ex->rt().for_each_executor([&](const detail::executor& e) {
         e.for_each_task([&](const detail::goroutine& g) { tasks.push_back(&g); });
     });
@@ -214,7 +314,12 @@ std::string dump_tasks() {
                                      : g->await_site);
         out += " (go at ";
         detail::append_site(out, g->spawn_site);
-        out += ")\n";
+        out += ")";
+        if (executors > 1) {
+            out += " on executor ";
+            out += std::to_string(g->home->index());
+        }
+        out += "\n";
     }
     return out;
 }

@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <source_location>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -44,6 +46,8 @@ private:
 
 class signal_hub;
 
+// The executors of one run(): executor 0 runs on the thread that called
+// run(), the others on threads of their own (runtime_options::threads).
 class runtime {
 public:
     explicit runtime(const runtime_options& opts);
@@ -59,12 +63,64 @@ public:
             f(*e);
     }
 
+    // Where go() puts a new task: round-robin over the executors.
+    executor& place(executor& here) noexcept {
+        if (executors_.size() == 1)
+            return here;
+        return *executors_[next_exec_.fetch_add(1, std::memory_order_relaxed) % executors_.size()];
+    }
+
+    // Stops every executor's loop (main returned, or deadlock). Any thread.
+    void stop() noexcept;
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_seq_cst); }
+    bool deadlocked() const noexcept { return deadlocked_.load(std::memory_order_seq_cst); }
+
+    // Deadlock detection across executors. An executor with nothing to run
+    // and no wake-up source of its own (I/O, timers, blocking calls) calls
+    // enter_quiescent() before it sleeps, and leave_quiescent() when it wakes,
+    // before it takes anything posted to it. When every executor is quiescent
+    // and nothing is posted to any of them (no wake-up in flight), nothing
+    // can ever run again: enter_quiescent() declares the deadlock and
+    // returns true. Two phases: the count says every executor is quiescent;
+    // then the queues are scanned, and the scan counts only if no executor
+    // left quiescence meanwhile. Leaving decrements the count and then bumps
+    // the activity counter, which the checker read before its own increment:
+    // a leave that the count did not show yet always shows in the activity
+    // counter. A wake-up is posted before its sender can go quiescent, so the
+    // scan sees every wake-up that nobody has taken.
+    bool enter_quiescent() noexcept;
+    void leave_quiescent() noexcept {
+        quiescent_.fetch_sub(1, std::memory_order_seq_cst);
+        activity_.fetch_add(1, std::memory_order_seq_cst);  // after the count: see enter_quiescent
+    }
+    unsigned executors() const noexcept { return static_cast<unsigned>(executors_.size()); }
+
+    // Runs main to completion (or deadlock) and tears everything down;
+    // returns false on deadlock, with the task dump in `report`.
+    bool run(root main, const bool& main_done, const std::source_location& site, std::string& report);
+
     std::shared_ptr<signal_hub> signals;  // made by the first signals::notify
 
 private:
+    void thread_main(unsigned index, unsigned ring_entries);
+
     blocking_pool pool_;  // declared first: outlives the executors
     std::atomic<std::uint64_t> next_id_{1};
-    std::vector<std::unique_ptr<executor>> executors_;
+    std::vector<std::unique_ptr<executor>> executors_;  // fixed once run() starts
+    std::vector<std::thread> threads_;
+    std::atomic<unsigned> next_exec_{1};  // main is on 0: the first go() goes to 1
+    std::atomic<bool> stopping_{false};
+    std::atomic<bool> deadlocked_{false};
+    std::atomic<int> quiescent_{0};
+    std::atomic<std::uint64_t> activity_{0};  // bumped by every leave_quiescent()
+
+    // Start-up and teardown rendezvous with the executor threads.
+    std::mutex phase_mu_;
+    std::condition_variable phase_cv_;
+    int phase_ = 0;            // 1: go; 2: tasks destroyed, threads may exit
+    unsigned ready_ = 0;       // threads whose executor exists
+    unsigned drained_ = 0;     // threads whose ring is drained
+    std::exception_ptr start_error_;
 };
 
 }  // namespace ringo::detail

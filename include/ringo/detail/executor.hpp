@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/spinlock.hpp>
 #include <ringo/detail/timer_heap.hpp>
 
 namespace ringo::detail {
@@ -70,7 +71,7 @@ private:
 
 class executor {
 public:
-    executor(runtime& rt, unsigned ring_entries);
+    executor(runtime& rt, unsigned index, unsigned ring_entries);
     ~executor();
     executor(const executor&) = delete;
     executor& operator=(const executor&) = delete;
@@ -99,23 +100,31 @@ public:
     }
 
     runtime& rt() const noexcept { return rt_; }
-    std::uint64_t live_tasks() const noexcept { return live_; }
+    unsigned index() const noexcept { return index_; }
+    std::uint64_t live_tasks() const noexcept { return live_.load(std::memory_order_relaxed); }
 
-    // Registry of live tasks (home thread only).
+    // Registry of live tasks: add/remove on the home thread; for_each_task
+    // from any thread (under the registry's lock).
     void add_task(goroutine* g) noexcept;
     void remove_task(goroutine* g) noexcept;
     template <class F>
     void for_each_task(F&& f) const {
+        std::lock_guard lock(tasks_lock_);
         for (goroutine* g = all_; g != nullptr; g = g->all_next)
             f(*g);
     }
 
-    // Runs tasks until main_done is set. Returns false if, before that, no
-    // task could ever run again (deadlock). Executor thread.
-    bool run_until(const bool& main_done);
-    // Ends the runtime on this executor: cancels and drains every ring
-    // operation, then destroys every task still alive. Executor thread.
-    void shutdown() noexcept;
+    // Runs tasks until *main_done (executor 0) or the runtime stops. Returns
+    // false if the runtime found that no task can ever run again (deadlock).
+    // Executor thread.
+    bool run_until(const bool* main_done);
+    // Teardown, in three steps across all executors: drain_ring() on each
+    // executor's own thread (cancels and drains every ring operation), then
+    // destroy_tasks() for every executor, then detach_timers(). No task runs
+    // anywhere during teardown.
+    void drain_ring() noexcept;
+    void destroy_tasks() noexcept;
+    void detach_timers() noexcept;
 
     // io_uring access for I/O awaitables (executor thread only). submit()
     // queues one operation; its completion calls op->complete on this thread.
@@ -137,21 +146,31 @@ public:
     // Any thread; n must stay alive until then.
     void post_timer_sync(timer_node* n) noexcept;
 
+    // True if another thread has posted work (wake-ups, timer syncs) that
+    // this executor has not picked up yet. Any thread.
+    bool has_posted() const noexcept {
+        return remote_.load(std::memory_order_seq_cst) != nullptr ||
+               timer_syncs_.load(std::memory_order_seq_cst) != nullptr;
+    }
+    // Wakes the executor if it sleeps (any thread).
+    void notify() noexcept;
+
     // blocking() calls in flight whose task lives here (any thread).
     std::atomic<std::uint32_t> pending_blocking_{0};
 
 private:
     friend class executor_loop;
     void ready_remote(goroutine* g) noexcept;
-    void notify() noexcept;  // wakes the executor if it sleeps
 
     runtime& rt_;
+    const unsigned index_;
 
     // Executor thread only.
     run_queue local_;
     goroutine* runnext_ = nullptr;
+    mutable spinlock tasks_lock_;        // guards all_ (for dumps from other threads)
     goroutine* all_ = nullptr;
-    std::uint64_t live_ = 0;
+    std::atomic<std::uint64_t> live_{0};
     std::uint32_t pending_io_ = 0;  // submitted ring operations not yet completed
     timer_heap timers_;
     struct ring;

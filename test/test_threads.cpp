@@ -1,0 +1,307 @@
+// The multi-threaded runtime: tasks spread over 2 and 4 executors, wake-ups
+// across threads, no false deadlock, real deadlocks still found, and every
+// primitive under contention. Run under ThreadSanitizer in CI. A watchdog
+// turns a lost wake-up (a hang) into a failure.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <ringo/ringo.hpp>
+
+using namespace std::chrono_literals;
+using ringo::chan;
+using ringo::task;
+
+#ifdef RINGO_TEST_FULL_DEPTH
+constexpr int pingpongs = 1'000'000;
+constexpr int per_producer = 100'000;
+#else
+constexpr int pingpongs = 20'000;
+constexpr int per_producer = 5'000;
+#endif
+
+namespace {
+
+// Aborts the test binary if the scope takes longer than `limit`.
+class watchdog {
+public:
+    explicit watchdog(std::chrono::seconds limit, const char* what)
+        : thread_([this, limit, what] {
+              std::unique_lock lock(mu_);
+              if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
+                  std::fprintf(stderr, "watchdog: '%s' still running after %llds: a lost wake-up?\n", what,
+                               static_cast<long long>(limit.count()));
+                  std::abort();
+              }
+          }) {}
+    ~watchdog() {
+        {
+            std::lock_guard lock(mu_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
+unsigned executor_index() { return ringo::detail::this_executor->index(); }
+
+}  // namespace
+
+TEST_SUITE("threads") {
+
+TEST_CASE("cross-thread ping-pong never raises a false deadlock") {
+    watchdog dog(120s, "ping-pong");
+    auto homes = ringo::run(
+        []() -> task<std::pair<unsigned, unsigned>> {
+            chan<int> ping(0), pong(0);
+            auto other = std::make_shared<unsigned>(99);
+            ringo::go([ping, pong, other]() -> task<void> {
+                *other = executor_index();
+                while (auto v = co_await ping.recv())
+                    co_await pong.send(*v + 1);
+            });
+            for (int i = 0; i < pingpongs; ++i) {
+                co_await ping.send(i);
+                auto v = co_await pong.recv();
+                REQUIRE(v == i + 1);
+            }
+            ping.close();
+            co_return std::pair{executor_index(), *other};
+        }(),
+        ringo::runtime_options{.threads = 2});
+    CHECK(homes.first == 0);
+    CHECK(homes.second == 1);  // the two really were on different threads
+}
+
+TEST_CASE("a deadlock spread over threads is still reported") {
+    watchdog dog(60s, "deadlock");
+    std::string what;
+    try {
+        ringo::run(
+            []() -> task<void> {
+                chan<int> a(0), b(0);
+                ringo::go([a]() -> task<void> { co_await a.recv(); });  // on executor 1
+                ringo::go([b]() -> task<void> { co_await b.recv(); });  // on executor 2
+                co_await ringo::sleep_for(1ms);
+                chan<int> nobody(0);
+                co_await nobody.recv();
+            }(),
+            ringo::runtime_options{.threads = 3});
+    } catch (const ringo::deadlock_error& e) {
+        what = e.what();
+    }
+    CHECK(what.starts_with("all tasks are asleep - deadlock!"));
+    CHECK(what.find("on executor 1") != std::string::npos);
+    CHECK(what.find("on executor 2") != std::string::npos);
+}
+
+TEST_CASE("mpmc over threads: every value received exactly once") {
+    for (unsigned threads : {2u, 4u}) {
+        watchdog dog(120s, "mpmc");
+        auto [count, sum] = ringo::run(
+            []() -> task<std::pair<std::uint64_t, std::uint64_t>> {
+                chan<std::uint64_t> ch(64);
+                ringo::wait_group producers, consumers;
+                auto n_recv = std::make_shared<std::atomic<std::uint64_t>>(0);
+                auto total = std::make_shared<std::atomic<std::uint64_t>>(0);
+                for (int p = 0; p < 4; ++p)
+                    producers.go([ch, p]() -> task<void> {
+                        for (int i = 0; i < per_producer; ++i)
+                            co_await ch.send(std::uint64_t(p) * per_producer + std::uint64_t(i));
+                    });
+                for (int c = 0; c < 4; ++c)
+                    consumers.go([ch, n_recv, total]() -> task<void> {
+                        while (auto v = co_await ch.recv()) {
+                            n_recv->fetch_add(1);
+                            total->fetch_add(*v);
+                        }
+                    });
+                co_await producers.wait();
+                ch.close();
+                co_await consumers.wait();
+                co_return std::pair{n_recv->load(), total->load()};
+            }(),
+            ringo::runtime_options{.threads = threads});
+        std::uint64_t n = 4ull * per_producer;
+        CHECK(count == n);
+        CHECK(sum == n * (n - 1) / 2);
+    }
+}
+
+TEST_CASE("select over threads with sends, receives and closes: nothing lost or duplicated") {
+    for (unsigned threads : {2u, 4u}) {
+        watchdog dog(120s, "select stress");
+        auto got = ringo::run(
+            []() -> task<std::vector<std::uint64_t>> {
+                std::vector<chan<std::uint64_t>> in{chan<std::uint64_t>(0), chan<std::uint64_t>(1),
+                                                    chan<std::uint64_t>(4)};
+                chan<std::uint64_t> out(2), spill(1);
+                auto left = std::make_shared<std::atomic<int>>(3);
+                for (int p = 0; p < 3; ++p)
+                    ringo::go([in, spill, left, p]() -> task<void> {
+                        for (int k = 0; k < per_producer; ++k) {
+                            std::uint64_t v = (std::uint64_t(p) << 32) | std::uint64_t(k);
+                            co_await ringo::select(ringo::send(in[std::size_t(p)], v), ringo::send(spill, v));
+                        }
+                        in[std::size_t(p)].close();
+                        if (left->fetch_sub(1) == 1)
+                            spill.close();
+                    });
+                auto consumers = std::make_shared<std::atomic<int>>(3);
+                for (int c = 0; c < 3; ++c)
+                    ringo::go([in, spill, out, consumers]() mutable -> task<void> {
+                        for (;;) {
+                            if (!in[0] && !in[1] && !in[2] && !spill)
+                                break;
+                            auto r = co_await ringo::select(ringo::recv(in[0]), ringo::recv(in[1]),
+                                                            ringo::recv(in[2]), ringo::recv(spill));
+                            std::size_t i = r.index();
+                            std::optional<std::uint64_t> v;
+                            switch (i) {
+                            case 0: v = r.get<0>(); break;
+                            case 1: v = r.get<1>(); break;
+                            case 2: v = r.get<2>(); break;
+                            default: v = r.get<3>(); break;
+                            }
+                            if (!v) {
+                                (i == 3 ? spill : in[i]) = {};
+                                continue;
+                            }
+                            co_await out.send(*v);
+                        }
+                        if (consumers->fetch_sub(1) == 1)
+                            out.close();
+                    });
+                std::vector<std::uint64_t> all;
+                while (auto v = co_await out.recv())
+                    all.push_back(*v);
+                co_return all;
+            }(),
+            ringo::runtime_options{.threads = threads});
+        REQUIRE(got.size() == 3u * per_producer);
+        std::vector<std::vector<bool>> seen(3, std::vector<bool>(per_producer));
+        int dup = 0;
+        for (auto v : got) {
+            auto flag = seen[v >> 32][v & 0xffffffff];
+            dup += flag ? 1 : 0;
+            flag = true;
+        }
+        CHECK(dup == 0);
+    }
+}
+
+TEST_CASE("timers, contexts, mutexes, errgroups and blocking calls across threads") {
+    watchdog dog(120s, "primitives");
+    ringo::run(
+        []() -> task<void> {
+            // Sleepers on every executor.
+            ringo::wait_group wg;
+            auto woke = std::make_shared<std::atomic<int>>(0);
+            for (int i = 0; i < 40; ++i)
+                wg.go([woke, i]() -> task<void> {
+                    co_await ringo::sleep_for(std::chrono::microseconds(100 * (i % 7)));
+                    woke->fetch_add(1);
+                });
+            co_await wg.wait();
+            CHECK(woke->load() == 40);
+
+            // A context cancelled on one thread wakes children waiting on others.
+            auto [root, cancel] = ringo::with_cancel(ringo::background());
+            auto seen = std::make_shared<std::atomic<int>>(0);
+            for (int i = 0; i < 40; ++i) {
+                auto [child, c] = ringo::with_cancel(root);
+                wg.go([child = child, seen]() -> task<void> {
+                    co_await child.done().recv();
+                    if (child.err() == ringo::errc::canceled)
+                        seen->fetch_add(1);
+                });
+            }
+            co_await ringo::sleep_for(1ms);
+            cancel();
+            co_await wg.wait();
+            CHECK(seen->load() == 40);
+
+            // A mutex protecting a plain counter, across threads.
+            ringo::mutex mu;
+            long counter = 0;
+            for (int t = 0; t < 8; ++t)
+                wg.go([&]() -> task<void> {
+                    for (int i = 0; i < 2000; ++i) {
+                        auto g = co_await mu.lock();
+                        ++counter;
+                        if (i % 64 == 0)
+                            co_await ringo::yield();
+                    }
+                });
+            co_await wg.wait();
+            CHECK(counter == 16000);
+
+            // errgroup with a limit, tasks spread over executors.
+            ringo::errgroup g;
+            g.set_limit(3);
+            auto done = std::make_shared<std::atomic<int>>(0);
+            for (int i = 0; i < 30; ++i)
+                g.go([done]() -> task<void> {
+                    co_await ringo::sleep_for(100us);
+                    done->fetch_add(1);
+                });
+            CHECK_FALSE(co_await g.wait());
+            CHECK(done->load() == 30);
+
+            // A timer stopped from another executor's task.
+            ringo::timer t(1h);
+            auto stopped = std::make_shared<std::atomic<bool>>(false);
+            wg.go([&t, stopped]() -> task<void> {
+                stopped->store(t.stop());
+                co_return;
+            });
+            co_await wg.wait();
+            CHECK(stopped->load());
+        }(),
+        ringo::runtime_options{.threads = 4});
+}
+
+TEST_CASE("tasks alive on every executor when main returns are destroyed cleanly") {
+    watchdog dog(60s, "teardown");
+    auto counter = std::make_shared<int>(0);
+    ringo::run(
+        [](std::shared_ptr<int> c) -> task<void> {
+            chan<int> never(0);
+            for (int i = 0; i < 100; ++i)
+                ringo::go([never, c]() -> task<void> { co_await never.recv(); });
+            for (int i = 0; i < 20; ++i)
+                ringo::go([c]() -> task<void> { co_await ringo::sleep_for(1h); });
+            co_await ringo::sleep_for(2ms);
+            CHECK(ringo::num_tasks() == 121);
+        }(counter),
+        ringo::runtime_options{.threads = 4});
+    CHECK(counter.use_count() == 1);
+}
+
+TEST_CASE("RINGO_THREADS picks the number of executors") {
+    ::setenv("RINGO_THREADS", "3", 1);
+    auto seen = ringo::run([]() -> task<std::size_t> {
+        std::string dump = ringo::dump_tasks();
+        co_return dump.find("on executor 0") != std::string::npos ? 3 : 1;
+    }());
+    ::unsetenv("RINGO_THREADS");
+    CHECK(seen == 3);
+}
+
+}  // TEST_SUITE
