@@ -287,9 +287,41 @@ task<double> pending_timers() {
     co_return double(during - before) / n;
 }
 
+// Cross-thread wake-up latency: a task on executor 0 sends its clock reading
+// to a task on executor 1, which notes how long the wake-up took. "asleep":
+// the receiver's executor has been idle long enough to sleep in the kernel;
+// "awake": it is still polling for work.
+std::vector<double> wake_asleep_ns, wake_awake_ns;
+task<double> wake_latency(bool asleep, double quantile) {
+    auto& samples = asleep ? wake_asleep_ns : wake_awake_ns;
+    if (samples.empty()) {
+        constexpr int n = 2'000;
+        chan<clk::time_point> ch(0);
+        chan<int> ack(0);
+        auto out = std::make_shared<std::vector<double>>();
+        ringo::go([ch, ack, out]() -> task<void> {  // lands on executor 1
+            while (auto t0 = co_await ch.recv()) {
+                out->push_back(std::chrono::duration<double, std::nano>(clk::now() - *t0).count());
+                co_await ack.send(0);
+            }
+        });
+        for (int i = 0; i < n; ++i) {
+            if (asleep)
+                co_await ringo::sleep_for(std::chrono::microseconds(500));  // long past the receiver's spin
+            co_await ch.send(clk::now());
+            co_await ack.recv();
+        }
+        ch.close();
+        samples = std::move(*out);
+        std::sort(samples.begin(), samples.end());
+    }
+    co_return samples[static_cast<std::size_t>(quantile * double(samples.size() - 1))];
+}
+
 struct workload {
     const char* name;
     std::function<task<double>()> body;
+    unsigned threads = 1;
 };
 
 const std::vector<workload>& workloads() {
@@ -306,6 +338,12 @@ const std::vector<workload>& workloads() {
         {"sleep_many_wall", sleep_many},
         {"timer_lateness_p50", [] { return lateness(0.50); }},
         {"timer_lateness_p99", [] { return lateness(0.99); }},
+        {"pingpong_roundtrip_t2", pingpong, 2},
+        {"mpmc_4x4_cap64_t2", mpmc, 2},
+        {"wake_latency_asleep_p50", [] { return wake_latency(true, 0.50); }, 2},
+        {"wake_latency_asleep_p99", [] { return wake_latency(true, 0.99); }, 2},
+        {"wake_latency_awake_p50", [] { return wake_latency(false, 0.50); }, 2},
+        {"wake_latency_awake_p99", [] { return wake_latency(false, 0.99); }, 2},
     };
     return all;
 }
@@ -337,7 +375,7 @@ int main(int argc, char** argv) {
             run_it = run_it || name == w.name;
         if (!run_it)
             continue;
-        double v = ringo::run(w.body());
+        double v = ringo::run(w.body(), ringo::runtime_options{.threads = w.threads});
         std::printf("%s %.1f\n", w.name, v);
         std::fflush(stdout);
     }
