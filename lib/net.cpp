@@ -33,10 +33,12 @@ struct socket_state {
     void close() noexcept {
         if (closed.exchange(true))
             return;
-        // Operations in flight end with -ECANCELED: through the ring on an
-        // executor thread, through a shutdown from any other thread.
-        if (ringo::detail::this_executor != nullptr)
-            ringo::detail::this_executor->cancel_fd(fd);
+        // Operations in flight end: cancelled through the ring when they were
+        // submitted on this thread's executor, else woken by a shutdown.
+        executor* here = ringo::detail::this_executor;
+        executor* used = owner.load(std::memory_order_acquire);
+        if (here != nullptr && (used == nullptr || used == here))
+            here->cancel_fd(fd);
         else
             ::shutdown(fd, SHUT_RDWR);
         ::close(fd);
@@ -44,6 +46,7 @@ struct socket_state {
 
     const int fd;
     std::atomic<bool> closed{false};
+    std::atomic<executor*> owner{nullptr};  // the executor whose ring last took an operation
 };
 
 namespace {
@@ -51,10 +54,12 @@ namespace {
 // Submits r and waits for its completion, or for ctx to be done - then asks
 // the kernel to cancel and still waits for the completion. Returns the CQE
 // result.
-task<int> run_io(context ctx, io_request r, std::source_location site) {
+task<int> run_io(context ctx, io_request r, socket_state* sock, std::source_location site) {
     if (ctx.err())
         co_return -ECANCELED;
     executor& ex = ringo::detail::current_executor("ringo::net");
+    if (sock != nullptr)
+        sock->owner.store(&ex, std::memory_order_release);
     io_slot op;
     ex.submit(&op, r);
     recv_chan<std::monostate> done = ctx.done();
@@ -231,7 +236,7 @@ task<std::pair<std::size_t, std::error_code>> conn::read(context ctx, std::span<
         co_return std::pair{std::size_t(0), make_error_code(errc::closed)};
     ringo::detail::io_request r{IORING_OP_RECV, s->fd, reinterpret_cast<std::uint64_t>(buf.data()),
                                 static_cast<std::uint32_t>(buf.size())};
-    int res = co_await detail::run_io(ctx, r, site);
+    int res = co_await detail::run_io(ctx, r, s.get(), site);
     if (res == 0 && !buf.empty())
         co_return std::pair{std::size_t(0), make_error_code(errc::eof)};
     if (res < 0)
@@ -246,7 +251,7 @@ task<std::pair<std::size_t, std::error_code>> conn::write(context ctx, std::span
         co_return std::pair{std::size_t(0), make_error_code(errc::closed)};
     ringo::detail::io_request r{IORING_OP_SEND, s->fd, reinterpret_cast<std::uint64_t>(buf.data()),
                                 static_cast<std::uint32_t>(buf.size()), 0, MSG_NOSIGNAL};
-    int res = co_await detail::run_io(ctx, r, site);
+    int res = co_await detail::run_io(ctx, r, s.get(), site);
     if (res < 0)
         co_return std::pair{std::size_t(0), detail::to_error(res, ctx, s->closed.load())};
     co_return std::pair{static_cast<std::size_t>(res), std::error_code()};
@@ -285,7 +290,7 @@ task<std::pair<conn, std::error_code>> listener::accept(context ctx, std::source
     if (s == nullptr || s->closed.load())
         co_return std::pair{conn(), make_error_code(errc::closed)};
     ringo::detail::io_request r{IORING_OP_ACCEPT, s->fd, 0, 0, 0, SOCK_CLOEXEC};
-    int res = co_await detail::run_io(ctx, r, site);
+    int res = co_await detail::run_io(ctx, r, s.get(), site);
     if (res < 0)
         co_return std::pair{conn(), detail::to_error(res, ctx, s->closed.load())};
     int one = 1;
@@ -327,7 +332,7 @@ task<std::pair<conn, std::error_code>> dial(context ctx, std::string address, st
         }
         conn c(fd);  // closes the socket on failure
         ringo::detail::io_request r{IORING_OP_CONNECT, fd, reinterpret_cast<std::uint64_t>(&ep.addr), 0, ep.len};
-        int res = co_await detail::run_io(ctx, r, site);
+        int res = co_await detail::run_io(ctx, r, nullptr, site);
         if (res == 0) {
             int one = 1;
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -277,6 +277,72 @@ TEST_CASE("timers, contexts, mutexes, errgroups and blocking calls across thread
         ringo::runtime_options{.threads = 4});
 }
 
+TEST_CASE("TCP across threads: echo on every executor, close from another executor") {
+    watchdog dog(120s, "net");
+    ringo::run(
+        []() -> task<void> {
+            auto [ln, err] = co_await ringo::net::listen("127.0.0.1:0");
+            REQUIRE_FALSE(err);
+            std::string addr = ln.addr();
+            constexpr int conns = 40;
+            ringo::go([ln = std::move(ln)]() mutable -> task<void> {
+                for (int i = 0; i < conns; ++i) {
+                    auto [c, aerr] = co_await ln.accept(ringo::background());
+                    if (aerr)
+                        break;
+                    ringo::go([c = std::move(c)]() mutable -> task<void> {  // placed round-robin
+                        std::vector<std::byte> buf(4096);
+                        for (;;) {
+                            auto [n, rerr] = co_await c.read(ringo::background(), buf);
+                            if (rerr)
+                                break;
+                            (void)co_await c.write_all(ringo::background(), std::span(buf.data(), n));
+                        }
+                    });
+                }
+            });
+            ringo::errgroup g;
+            auto ok = std::make_shared<std::atomic<int>>(0);
+            for (int i = 0; i < conns; ++i)
+                g.go([addr, ok, i]() -> task<std::error_code> {
+                    auto [c, derr] = co_await ringo::net::dial(ringo::background(), addr);
+                    if (derr)
+                        co_return derr;
+                    std::string msg(8192, static_cast<char>('a' + i % 26));
+                    (void)co_await c.write_all(ringo::background(), msg);
+                    c.shutdown_write();
+                    std::string back;
+                    std::vector<std::byte> buf(4096);
+                    for (;;) {
+                        auto [n, rerr] = co_await c.read(ringo::background(), buf);
+                        if (rerr)
+                            break;
+                        back.append(reinterpret_cast<const char*>(buf.data()), n);
+                    }
+                    if (back == msg)
+                        ok->fetch_add(1);
+                    co_return std::error_code();
+                });
+            CHECK_FALSE(co_await g.wait());
+            CHECK(ok->load() == conns);
+
+            // A read pending on another executor ends when this one closes the socket.
+            auto [c, derr] = co_await ringo::net::dial(ringo::background(), addr);
+            auto conn = std::make_shared<ringo::net::conn>(std::move(c));
+            chan<std::error_code> result(1);
+            ringo::go([conn, result]() -> task<void> {
+                std::byte buf[8];
+                auto [n, rerr] = co_await conn->read(ringo::background(), buf);
+                co_await result.send(rerr);
+            });
+            co_await ringo::sleep_for(5ms);
+            conn->close();
+            auto rerr = co_await result.recv();
+            CHECK(*rerr == ringo::errc::closed);
+        }(),
+        ringo::runtime_options{.threads = 4});
+}
+
 TEST_CASE("tasks alive on every executor when main returns are destroyed cleanly") {
     watchdog dog(60s, "teardown");
     auto counter = std::make_shared<int>(0);
