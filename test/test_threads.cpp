@@ -371,3 +371,50 @@ TEST_CASE("RINGO_THREADS picks the number of executors") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("threads") {
+
+TEST_CASE("state machine: a select claimed by one sender is skipped by another until woken") {
+    // Deterministic interleaving: a foreign thread's try_send claims the
+    // parked select through channel a and is paused (test hook) between the
+    // claim and the wake-up. Meanwhile a send on channel b must not deliver to
+    // the claimed select: b's value stays with its sender.
+    watchdog dog(60s, "interleaving");
+    static std::atomic<int> phase{0};  // 1: paused after claim; 2: released
+    phase = 0;
+    ringo::detail::test_hooks::after_claim = [] {
+        phase = 1;
+        while (phase.load() != 2)
+            std::this_thread::yield();
+    };
+    auto [index, value, b_sent, b_len] = ringo::run([]() -> task<std::tuple<std::size_t, int, bool, std::size_t>> {
+        chan<int> a(0), b(0);
+        chan<std::pair<std::size_t, int>> result(1);
+        ringo::go([a, b, result]() -> task<void> {
+            auto r = co_await ringo::select(ringo::recv(a), ringo::recv(b));
+            int v = r.index() == 0 ? *r.get<0>() : *r.get<1>();
+            co_await result.send(std::pair{r.index(), v});
+        });
+        co_await ringo::yield();  // the select is parked on a and b
+        std::thread sender([a] { (void)a.try_send(1); });
+        auto paused = [] {
+            while (phase.load() != 1)
+                std::this_thread::yield();
+        };
+        co_await ringo::blocking(paused);  // the sender now holds the claim
+        bool sent_b = b.try_send(2);       // must skip the claimed node
+        std::size_t len_b = b.len();
+        phase = 2;  // let the sender finish: it delivers 1 and wakes the select
+        auto join = [&sender] { sender.join(); };
+        co_await ringo::blocking(join);
+        auto r = co_await result.recv();
+        co_return std::tuple{r->first, r->second, sent_b, len_b};
+    }());
+    ringo::detail::test_hooks::after_claim = nullptr;
+    CHECK(index == 0);
+    CHECK(value == 1);
+    CHECK_FALSE(b_sent);  // nobody took b's value: the select was already won
+    CHECK(b_len == 0);
+}
+
+}  // TEST_SUITE

@@ -37,6 +37,14 @@
 
 namespace ringo::detail {
 
+// Test hooks: null in normal use (one predictable branch). Tests set them
+// before run() to pause a party at a chosen point of the state machine.
+struct test_hooks {
+    // Called by a party that has just claimed a select node, with the
+    // channel's lock held, before it writes the value and wakes the owner.
+    static inline void (*after_claim)() = nullptr;
+};
+
 // Shared by the nodes of one select. Any thread.
 struct select_state {
     std::atomic<bool> claimed{false};
@@ -108,8 +116,11 @@ public:
         while (node* w = head_) {
             remove(w);
             if (w->sel == nullptr || w->sel->claim()) {
-                if (w->sel != nullptr)
+                if (w->sel != nullptr) {
                     w->sel->winner = w->case_index;
+                    if (test_hooks::after_claim != nullptr) [[unlikely]]
+                        test_hooks::after_claim();
+                }
                 return w;
             }
         }
