@@ -121,27 +121,27 @@ executor::executor(runtime& rt, unsigned index, unsigned ring_entries)
 executor::~executor() { delete ring_; }
 
 void executor::add_task(goroutine* g) noexcept {
-    std::lock_guard lock(tasks_lock_);
+    registry_guard lock(*this);
     g->registered = true;
     g->all_prev = nullptr;
     g->all_next = all_;
     if (all_ != nullptr)
         all_->all_prev = g;
     all_ = g;
-    live_.fetch_add(1, std::memory_order_relaxed);
+    live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one writer
 }
 
 void executor::remove_task(goroutine* g) noexcept {
     if (!g->registered)
         return;
-    std::lock_guard lock(tasks_lock_);
+    registry_guard lock(*this);
     if (g->all_prev != nullptr)
         g->all_prev->all_next = g->all_next;
     else
         all_ = g->all_next;
     if (g->all_next != nullptr)
         g->all_next->all_prev = g->all_prev;
-    live_.fetch_sub(1, std::memory_order_relaxed);
+    live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 void executor::ready_remote(goroutine* g) noexcept {
@@ -396,7 +396,7 @@ void executor::destroy_tasks() noexcept {
         runnext_ = nullptr;
         goroutine* g;
         {
-            std::lock_guard lock(tasks_lock_);
+            registry_guard lock(*this);
             g = all_;
         }
         if (g == nullptr)

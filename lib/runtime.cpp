@@ -102,6 +102,9 @@ runtime::runtime(const runtime_options& opts) {
         threads_.emplace_back(&runtime::thread_main, this, i, entries);
     std::unique_lock lock(phase_mu_);
     phase_cv_.wait(lock, [&] { return ready_ == threads - 1; });
+    if (!start_error_ && threads > 1)
+        for (auto& e : executors_)
+            e->share_registry();
     if (start_error_) {  // an executor could not start: stop the others, report
         phase_ = 2;
         stopping_ = true;

@@ -109,10 +109,13 @@ public:
     void remove_task(goroutine* g) noexcept;
     template <class F>
     void for_each_task(F&& f) const {
-        std::lock_guard lock(tasks_lock_);
+        registry_guard lock(*this);
         for (goroutine* g = all_; g != nullptr; g = g->all_next)
             f(*g);
     }
+    // Set before any task runs when the runtime has several executors: only
+    // then can another thread read this executor's registry.
+    void share_registry() noexcept { shared_registry_ = true; }
 
     // Runs tasks until *main_done (executor 0) or the runtime stops. Returns
     // false if the runtime found that no task can ever run again (deadlock).
@@ -160,6 +163,19 @@ public:
 
 private:
     friend class executor_loop;
+    // Locks the registry only when other threads may read it.
+    struct registry_guard {
+        const executor& e;
+        explicit registry_guard(const executor& ex) noexcept : e(ex) {
+            if (e.shared_registry_)
+                e.tasks_lock_.lock();
+        }
+        ~registry_guard() {
+            if (e.shared_registry_)
+                e.tasks_lock_.unlock();
+        }
+    };
+
     void ready_remote(goroutine* g) noexcept;
 
     runtime& rt_;
@@ -168,7 +184,8 @@ private:
     // Executor thread only.
     run_queue local_;
     goroutine* runnext_ = nullptr;
-    mutable spinlock tasks_lock_;        // guards all_ (for dumps from other threads)
+    mutable spinlock tasks_lock_;        // guards all_ when shared_registry_
+    bool shared_registry_ = false;      // set once, before tasks run
     goroutine* all_ = nullptr;
     std::atomic<std::uint64_t> live_{0};
     std::uint32_t pending_io_ = 0;  // submitted ring operations not yet completed
