@@ -209,8 +209,8 @@ root_promise::~root_promise() {
 
 namespace {
 
-// Registers the root's task on ex, this thread's executor, and queues it.
-void spawn_here(executor& ex, root r, const std::source_location& site) {
+// Takes the root's frame and fills in its task record for home ex.
+goroutine& adopt(executor& ex, root r, const std::source_location& site) {
     root_handle h = r.release();
     goroutine& g = h.promise().g;
     g.home = &ex;
@@ -218,8 +218,7 @@ void spawn_here(executor& ex, root r, const std::source_location& site) {
     g.spawn_site = site;
     g.root_frame = h;
     g.resume_point = h;
-    ex.add_task(&g);
-    ex.ready(&g);  // like Go's newproc: the new task runs next
+    return g;
 }
 
 }  // namespace
@@ -232,18 +231,10 @@ void spawn(root r, const std::source_location& site) {
 }
 
 void spawn_on(executor& ex, root r, const std::source_location& site) {
-    if (&ex == this_executor) {
-        spawn_here(ex, std::move(r), site);
-        return;
-    }
-    root_handle h = r.release();
-    goroutine& g = h.promise().g;
-    g.home = &ex;
-    g.id = ex.rt().new_task_id();
-    g.spawn_site = site;
-    g.root_frame = h;
-    g.resume_point = h;
-    ex.ready(&g);  // from another thread: queued remotely, registered on arrival
+    goroutine& g = adopt(ex, std::move(r), site);
+    if (&ex == this_executor)
+        ex.add_task(&g);  // else registered when ex takes it from its remote queue
+    ex.ready(&g);         // like Go's newproc: the new task runs next
 }
 
 void on_panic(goroutine& g, std::exception_ptr e) noexcept {

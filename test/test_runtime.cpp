@@ -25,6 +25,7 @@
 #include <ringo/detail/io.hpp>
 #include <ringo/ringo.hpp>
 
+#include "child.hpp"
 #include "lifetime.hpp"
 
 using ringo::task;
@@ -44,29 +45,6 @@ struct park_forever {
 
 task<void> sleeper(test::lifetime) { co_await park_forever{}; }
 
-// Runs f in a forked child; returns {exit status, what the child wrote to stderr}.
-template <class F>
-std::pair<int, std::string> in_child(F f) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        ::dup2(fds[1], 2);
-        ::close(fds[0]);
-        f();
-        std::_Exit(0);
-    }
-    ::close(fds[1]);
-    std::string err;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
-        err.append(buf, static_cast<std::size_t>(n));
-    ::close(fds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
-}
 
 }  // namespace
 
@@ -310,7 +288,7 @@ TEST_CASE("a panic handler receives an exception escaping a go task") {
 }
 
 TEST_CASE("without a handler, an escaping exception is a Go panic: message, spawn site, exit 2") {
-    auto [status, err] = in_child([] {
+    auto [status, err] = test::in_child([] {
         ringo::run([]() -> task<void> {
             ringo::go([]() -> task<void> { throw std::runtime_error("kaboom"); co_return; });
             co_await ringo::yield();
@@ -323,7 +301,7 @@ TEST_CASE("without a handler, an escaping exception is a Go panic: message, spaw
 }
 
 TEST_CASE("a kernel that refuses io_uring gives one clear error") {
-    auto [status, err] = in_child([] {
+    auto [status, err] = test::in_child([] {
         // seccomp: io_uring_setup fails with EPERM, as in a locked-down container.
         sock_filter filter[] = {
             BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),

@@ -14,37 +14,10 @@
 
 #include <ringo/ringo.hpp>
 
+#include "child.hpp"
+
 using namespace std::chrono_literals;
 using ringo::task;
-
-namespace {
-
-// Runs f in a forked child; returns {exit status or 128+signal, stderr}.
-template <class F>
-std::pair<int, std::string> in_child(F f) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        std::signal(SIGABRT, SIG_DFL);  // not doctest's crash handler: the parent judges
-        ::dup2(fds[1], 2);
-        ::close(fds[0]);
-        f();
-        std::_Exit(0);
-    }
-    ::close(fds[1]);
-    std::string err;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
-        err.append(buf, static_cast<std::size_t>(n));
-    ::close(fds[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
-}
-
-}  // namespace
 
 TEST_SUITE("sync") {
 
@@ -168,7 +141,7 @@ TEST_CASE("mutex: a waiter is never starved by a task that re-locks in a loop") 
 }
 
 TEST_CASE("mutex::lock passed to std::lock_guard is diagnosed, not silently ignored") {
-    auto [status, err] = in_child([] {
+    auto [status, err] = test::in_child([] {
         ringo::mutex mu;
         std::lock_guard<ringo::mutex> g(mu);  // locks nothing: must not pass silently
     });

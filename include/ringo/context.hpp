@@ -263,15 +263,7 @@ public:
         : ctx_after_func(home, n), f_(std::move(f)), site_(site) {}
 
 private:
-    void start_task() noexcept override {
-        try {
-            spawn_on(*home_, root_body(std::move(f_)), site_);
-        } catch (...) {
-            goroutine g;
-            g.spawn_site = site_;
-            on_panic(g, std::current_exception());
-        }
-    }
+    void start_task() noexcept override { spawn_from_callback(*home_, std::move(f_), site_); }
     F f_;
     std::source_location site_;
 };

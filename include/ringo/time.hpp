@@ -123,16 +123,7 @@ public:
     func_timer_of(F f, std::source_location site) : f_(std::move(f)), site_(site) {}
 
 private:
-    void start_task() noexcept override {
-        try {
-            spawn(root_body(std::move(f_)), site_);
-        } catch (...) {
-            // Only bad_alloc can get here; as for go(), it is a panic.
-            goroutine g;
-            g.spawn_site = site_;
-            on_panic(g, std::current_exception());
-        }
-    }
+    void start_task() noexcept override { spawn_from_callback(*this_executor, std::move(f_), site_); }
     F f_;
     std::source_location site_;
 };

@@ -92,4 +92,17 @@ root root_body(F f, A... a) {
     co_return;
 }
 
+// For callbacks that start a task and must not throw (timers, a context's
+// after_func): spawns f on ex; failing to (out of memory) is a panic.
+template <class F>
+void spawn_from_callback(executor& ex, F f, const std::source_location& site) noexcept {
+    try {
+        spawn_on(ex, root_body(std::move(f)), site);
+    } catch (...) {
+        goroutine g;
+        g.spawn_site = site;
+        on_panic(g, std::current_exception());
+    }
+}
+
 }  // namespace ringo::detail
