@@ -4,9 +4,11 @@
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -24,6 +26,7 @@ namespace {
 // user_data tags that are not io_op pointers.
 constexpr std::uint64_t tag_ignore = 0;  // cancel requests: their CQE carries nothing
 constexpr std::uint64_t tag_wake = 1;    // the read on the wake-up eventfd
+constexpr std::uint64_t tag_msg = 2;     // a wake-up sent by another executor with IORING_OP_MSG_RING
 
 // How many tasks run between two looks at the ring and the remote queue.
 constexpr unsigned poll_interval = 64;
@@ -37,6 +40,17 @@ inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
+}
+
+// IORING_OP_MSG_RING into a DEFER_TASKRUN ring needs Linux 6.2.
+bool kernel_at_least(int major, int minor) {
+    utsname u{};
+    if (::uname(&u) != 0)
+        return false;
+    int ma = 0, mi = 0;
+    if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+        return false;
+    return ma > major || (ma == major && mi >= minor);
 }
 
 [[noreturn]] void ring_refused(int err) {
@@ -56,6 +70,7 @@ struct executor::ring {
     std::uint64_t wake_buf = 0;
     bool wake_armed = false;
     bool tearing_down = false;
+    bool msg_ring = false;  // this ring can send and receive IORING_OP_MSG_RING wake-ups
 
     int old_timer_slack = -1;
     pid_t creator = ::gettid();
@@ -69,15 +84,22 @@ struct executor::ring {
             0,
         };
         int rc = -EINVAL;
+        unsigned used = 0;
         for (unsigned flags : flag_sets) {
             io_uring_params p{};
             p.flags = flags;
             rc = io_uring_queue_init_params(entries, &uring, &p);
+            used = flags;
             if (rc != -EINVAL)
                 break;
         }
         if (rc < 0)
             ring_refused(-rc);
+        if (io_uring_probe* probe = io_uring_get_probe_ring(&uring)) {
+            msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
+                       ((used & IORING_SETUP_DEFER_TASKRUN) == 0 || kernel_at_least(6, 2));
+            io_uring_free_probe(probe);
+        }
         wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (wake_fd < 0) {
             int err = errno;
@@ -154,9 +176,20 @@ void executor::ready_remote(goroutine* g) noexcept {
 
 void executor::notify() noexcept {
     // Pairs with the sleep handshake in wait(): either the executor sees our
-    // push before it sleeps, or we see it asleep and wake it.
-    if (sleeping_.exchange(false, std::memory_order_seq_cst))
-        (void)::eventfd_write(ring_->wake_fd, 1);
+    // push before it sleeps, or we see it asleep and wake it: from another
+    // executor with a message on the ring (IORING_OP_MSG_RING), from any
+    // other thread through the eventfd.
+    if (!sleeping_.exchange(false, std::memory_order_seq_cst))
+        return;
+    executor* from = this_executor;
+    if (from != nullptr && from != this && ring_->msg_ring && from->ring_->msg_ring && !from->ring_->tearing_down) {
+        io_uring_sqe* s = from->ring_->sqe();
+        io_uring_prep_msg_ring(s, ring_->uring.ring_fd, 0, tag_msg, 0);
+        io_uring_sqe_set_data64(s, tag_ignore);  // the sender's own completion
+        io_uring_submit(&from->ring_->uring);
+        return;
+    }
+    (void)::eventfd_write(ring_->wake_fd, 1);
 }
 
 void executor::post_timer_sync(timer_node* n) noexcept {
@@ -262,8 +295,8 @@ public:
             std::uint64_t tag = cqe->user_data;
             int res = cqe->res;
             std::uint32_t flags = cqe->flags;
-            if (tag == tag_ignore)
-                continue;
+            if (tag == tag_ignore || tag == tag_msg)
+                continue;  // a cancel's or a MSG_RING's completion: it woke us, nothing more
             if (tag == tag_wake) {
                 r_.wake_armed = false;
                 if (!r_.tearing_down)
