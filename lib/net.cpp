@@ -205,20 +205,20 @@ namespace ringo::net {
 
 using detail::socket_state;
 
-conn::conn(int fd) : s_(std::make_shared<socket_state>(fd)) {}
-conn& conn::operator=(conn&& o) noexcept {
+detail::socket_owner::socket_owner(int fd) : s_(std::make_shared<socket_state>(fd)) {}
+detail::socket_owner& detail::socket_owner::operator=(socket_owner&& o) noexcept {
     if (this != &o) {
         close();
         s_ = std::move(o.s_);
     }
     return *this;
 }
-conn::~conn() { close(); }
-
-void conn::close() noexcept {
+detail::socket_owner::~socket_owner() { close(); }
+void detail::socket_owner::close() noexcept {
     if (s_ != nullptr)
         s_->close();
 }
+int detail::socket_owner::native_handle() const noexcept { return s_ != nullptr ? s_->fd : -1; }
 
 void conn::shutdown_write() noexcept {
     if (s_ != nullptr)
@@ -227,7 +227,6 @@ void conn::shutdown_write() noexcept {
 
 std::string conn::local_addr() const { return s_ != nullptr ? detail::name_of(s_->fd, false) : std::string(); }
 std::string conn::remote_addr() const { return s_ != nullptr ? detail::name_of(s_->fd, true) : std::string(); }
-int conn::native_handle() const noexcept { return s_ != nullptr ? s_->fd : -1; }
 
 task<std::pair<std::size_t, std::error_code>> conn::read(context ctx, std::span<std::byte> buf,
                                                          std::source_location site) {
@@ -269,21 +268,7 @@ task<std::pair<std::size_t, std::error_code>> conn::write_all(context ctx, std::
     co_return std::pair{done, std::error_code()};
 }
 
-listener::listener(int fd) : s_(std::make_shared<socket_state>(fd)) {}
-listener& listener::operator=(listener&& o) noexcept {
-    if (this != &o) {
-        close();
-        s_ = std::move(o.s_);
-    }
-    return *this;
-}
-listener::~listener() { close(); }
-void listener::close() noexcept {
-    if (s_ != nullptr)
-        s_->close();
-}
 std::string listener::addr() const { return s_ != nullptr ? detail::name_of(s_->fd, false) : std::string(); }
-int listener::native_handle() const noexcept { return s_ != nullptr ? s_->fd : -1; }
 
 task<std::pair<conn, std::error_code>> listener::accept(context ctx, std::source_location site) {
     auto s = s_;

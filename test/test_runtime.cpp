@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include <ringo/detail/io.hpp>
+#include <ringo/detail/io_op.hpp>
 #include <ringo/ringo.hpp>
 
 #include "child.hpp"
@@ -231,8 +231,10 @@ TEST_CASE("ring operations pending when main returns are cancelled and drained f
                     }
                 } g;
                 ringo::detail::io_request req{IORING_OP_READ, fd, reinterpret_cast<std::uint64_t>(buf), sizeof buf};
-                ringo::detail::io_awaiter op{req};
-                int res = co_await op;
+                ringo::detail::io_slot op;
+                ringo::detail::this_executor->submit(&op, req);
+                ringo::detail::io_wait wait{op, std::source_location::current()};
+                int res = co_await wait;
                 g.done = true;
                 ++completed;
                 CHECK(res == -ECANCELED);  // never reached: the task is destroyed at the end
@@ -252,8 +254,10 @@ TEST_CASE("an I/O completion resumes the awaiting task with its result") {
     int n = ringo::run([](int fd) -> task<int> {
         char buf[16];
         ringo::detail::io_request req{IORING_OP_READ, fd, reinterpret_cast<std::uint64_t>(buf), sizeof buf};
-        ringo::detail::io_awaiter op{req};
-        int res = co_await op;
+        ringo::detail::io_slot op;
+        ringo::detail::this_executor->submit(&op, req);
+        ringo::detail::io_wait wait{op, std::source_location::current()};
+        int res = co_await wait;
         CHECK(std::string(buf, 5) == "hello");
         co_return res;
     }(fds[0]));

@@ -34,16 +34,31 @@ namespace ringo::net {
 
 namespace detail {
 struct socket_state;
-}
+
+// What conn and listener share: owning one socket. Destroying or closing it
+// closes the socket; operations in flight on it end with errc::closed.
+class socket_owner {
+public:
+    socket_owner() noexcept = default;
+    explicit socket_owner(int fd);  // adopts fd
+    socket_owner(socket_owner&&) noexcept = default;
+    socket_owner& operator=(socket_owner&& o) noexcept;
+    ~socket_owner();
+
+    // Closes the socket; operations in flight end (errc::closed). Idempotent.
+    void close() noexcept;
+    int native_handle() const noexcept;
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+
+protected:
+    std::shared_ptr<socket_state> s_;
+};
+}  // namespace detail
 
 // A TCP connection.
-class conn {
+class conn : public detail::socket_owner {
 public:
-    conn() noexcept = default;
-    explicit conn(int fd);  // adopts a connected socket
-    conn(conn&&) noexcept = default;
-    conn& operator=(conn&& o) noexcept;
-    ~conn();
+    using socket_owner::socket_owner;  // conn() is empty; conn(fd) adopts a connected socket
 
     // Reads up to buf.size() bytes: {n, {}} with n > 0, or {0, errc::eof}
     // once the peer has closed its side.
@@ -61,39 +76,22 @@ public:
     }
     // Half close: the peer reads EOF; this side may still read.
     void shutdown_write() noexcept;
-    // Closes the socket; operations in flight end (errc::closed). Idempotent.
-    void close() noexcept;
 
     std::string local_addr() const;
     std::string remote_addr() const;
-    int native_handle() const noexcept;
-    explicit operator bool() const noexcept { return s_ != nullptr; }
-
-private:
-    std::shared_ptr<detail::socket_state> s_;
 };
 
-// A listening TCP socket.
-class listener {
+// A listening TCP socket. close() stops listening; a pending accept ends
+// with errc::closed.
+class listener : public detail::socket_owner {
 public:
-    listener() noexcept = default;
-    explicit listener(int fd);
-    listener(listener&&) noexcept = default;
-    listener& operator=(listener&& o) noexcept;
-    ~listener();
+    using socket_owner::socket_owner;  // listener(fd) adopts a listening socket
 
     // The next connection, or ctx.err() / errc::closed.
     [[nodiscard]] task<std::pair<conn, std::error_code>> accept(
         context ctx, std::source_location site = std::source_location::current());
     // The bound address, e.g. "127.0.0.1:40123" or "[::1]:40123".
     std::string addr() const;
-    // Stops listening; a pending accept ends with errc::closed. Idempotent.
-    void close() noexcept;
-    int native_handle() const noexcept;
-    explicit operator bool() const noexcept { return s_ != nullptr; }
-
-private:
-    std::shared_ptr<detail::socket_state> s_;
 };
 
 // Listens on address ("127.0.0.1:0", "[::1]:8080", ":8080", "localhost:0").

@@ -98,6 +98,33 @@ private:
 // Wakes every waiter of a list taken with take_all().
 void wake_list(sync_waiter* list) noexcept;
 
+// Owns a lock taken on M: calls (m.*Unlock)() when destroyed, unless
+// released. Move-only. The guard type of mutex and rw_mutex.
+template <class M, void (M::*Unlock)()>
+class [[nodiscard]] unlock_guard {
+public:
+    explicit unlock_guard(M& m) noexcept : m_(&m) {}
+    unlock_guard(unlock_guard&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
+    unlock_guard& operator=(unlock_guard&& o) noexcept {
+        if (this != &o) {
+            unlock();
+            m_ = std::exchange(o.m_, nullptr);
+        }
+        return *this;
+    }
+    ~unlock_guard() { unlock(); }
+    // Unlocks now (once).
+    void unlock() {
+        if (m_ != nullptr)
+            (std::exchange(m_, nullptr)->*Unlock)();
+    }
+    // Keeps the lock held; the caller unlocks it by hand.
+    M* release() noexcept { return std::exchange(m_, nullptr); }
+
+private:
+    M* m_;
+};
+
 // An awaitable that was never awaited where that silently does nothing
 // (e.g. mutex::lock() handed to std::lock_guard): print and terminate.
 [[noreturn]] void never_awaited(const char* what) noexcept;
@@ -190,31 +217,6 @@ private:
 // would lock nothing) terminates with a message naming the call.
 class mutex {
 public:
-    // Owns a locked mutex; unlocks it when destroyed.
-    class [[nodiscard]] guard {
-    public:
-        explicit guard(mutex& m) noexcept : m_(&m) {}
-        guard(guard&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
-        guard& operator=(guard&& o) noexcept {
-            if (this != &o) {
-                unlock();
-                m_ = std::exchange(o.m_, nullptr);
-            }
-            return *this;
-        }
-        ~guard() { unlock(); }
-        // Unlocks now (once).
-        void unlock() {
-            if (m_ != nullptr)
-                std::exchange(m_, nullptr)->unlock();
-        }
-        // Keeps the mutex locked; the caller unlocks it with mutex::unlock().
-        mutex* release() noexcept { return std::exchange(m_, nullptr); }
-
-    private:
-        mutex* m_;
-    };
-
     mutex() = default;
     mutex(const mutex&) = delete;
     mutex& operator=(const mutex&) = delete;
@@ -270,6 +272,9 @@ public:
     // Throws panic_error if the mutex is not locked. Any thread.
     void unlock();
 
+    // Owns the locked mutex; unlocks it when destroyed (release() keeps it locked).
+    using guard = detail::unlock_guard<mutex, &mutex::unlock>;
+
 private:
     friend class cond;
     // Makes w the owner now if the mutex is free (true), else queues it.
@@ -286,35 +291,6 @@ private:
 // all get in before the next writer, so neither side starves.
 class rw_mutex {
 public:
-    class [[nodiscard]] guard {
-    public:
-        explicit guard(rw_mutex& m) noexcept : m_(&m) {}
-        guard(guard&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
-        guard& operator=(guard&&) = delete;
-        ~guard() { unlock(); }
-        void unlock() {
-            if (m_ != nullptr)
-                std::exchange(m_, nullptr)->unlock();
-        }
-
-    private:
-        rw_mutex* m_;
-    };
-    class [[nodiscard]] shared_guard {
-    public:
-        explicit shared_guard(rw_mutex& m) noexcept : m_(&m) {}
-        shared_guard(shared_guard&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
-        shared_guard& operator=(shared_guard&&) = delete;
-        ~shared_guard() { unlock(); }
-        void unlock() {
-            if (m_ != nullptr)
-                std::exchange(m_, nullptr)->unlock_shared();
-        }
-
-    private:
-        rw_mutex* m_;
-    };
-
     rw_mutex() = default;
     rw_mutex(const rw_mutex&) = delete;
     rw_mutex& operator=(const rw_mutex&) = delete;
@@ -330,6 +306,9 @@ public:
     bool try_lock_shared() noexcept;
     void unlock();         // panic_error if not write-locked
     void unlock_shared();  // panic_error if not read-locked
+
+    using guard = detail::unlock_guard<rw_mutex, &rw_mutex::unlock>;
+    using shared_guard = detail::unlock_guard<rw_mutex, &rw_mutex::unlock_shared>;
 
 private:
     template <class Guard, bool Exclusive>
