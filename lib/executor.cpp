@@ -144,18 +144,15 @@ executor::~executor() { delete ring_; }
 
 void executor::add_task(goroutine* g) noexcept {
     registry_guard lock(*this);
-    g->registered = true;
     g->all_prev = nullptr;
     g->all_next = all_;
     if (all_ != nullptr)
         all_->all_prev = g;
     all_ = g;
-    live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // one writer
+    live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // under the lock
 }
 
 void executor::remove_task(goroutine* g) noexcept {
-    if (!g->registered)
-        return;
     registry_guard lock(*this);
     if (g->all_prev != nullptr)
         g->all_prev->all_next = g->all_next;
@@ -252,8 +249,6 @@ public:
         }
         while (reversed != nullptr) {
             goroutine* next = reversed->next;
-            if (!reversed->registered)  // spawned from another thread
-                e_.add_task(reversed);
             e_.local_.push_back(reversed);
             reversed = next;
         }
@@ -424,7 +419,7 @@ void executor::destroy_tasks() noexcept {
     executor_loop loop(*this);
     goroutine* saved = std::exchange(this_goroutine, nullptr);
     for (;;) {
-        loop.take_remote();  // registers tasks other threads spawned here
+        loop.take_remote();
         local_.clear();
         runnext_ = nullptr;
         goroutine* g;

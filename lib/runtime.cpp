@@ -232,9 +232,8 @@ void spawn(root r, const std::source_location& site) {
 
 void spawn_on(executor& ex, root r, const std::source_location& site) {
     goroutine& g = adopt(ex, std::move(r), site);
-    if (&ex == this_executor)
-        ex.add_task(&g);  // else registered when ex takes it from its remote queue
-    ex.ready(&g);         // like Go's newproc: the new task runs next
+    ex.add_task(&g);  // counted from the moment go() returns, as Go counts at newproc
+    ex.ready(&g);     // like Go's newproc: the new task runs next
 }
 
 void on_panic(goroutine& g, std::exception_ptr e) noexcept {

@@ -9,7 +9,8 @@
 //                         loop, the ring and the timer heap;
 //   any thread:           ready() (it forwards to the remote queue when called
 //                         from another thread), remote_, sleeping_,
-//                         pending_blocking_.
+//                         pending_blocking_, and the task registry (under
+//                         its lock when there are several executors).
 #pragma once
 
 #include <atomic>
@@ -103,8 +104,10 @@ public:
     unsigned index() const noexcept { return index_; }
     std::uint64_t live_tasks() const noexcept { return live_.load(std::memory_order_relaxed); }
 
-    // Registry of live tasks: add/remove on the home thread; for_each_task
-    // from any thread (under the registry's lock).
+    // Registry of live tasks: add_task from the thread that spawns the task
+    // (so num_tasks() counts it once go() returns), remove_task from the
+    // thread it ends on, for_each_task from any thread: all under the
+    // registry's lock whenever the runtime has several executors.
     void add_task(goroutine* g) noexcept;
     void remove_task(goroutine* g) noexcept;
     template <class F>
@@ -181,13 +184,15 @@ private:
     runtime& rt_;
     const unsigned index_;
 
+    // The registry: any thread, under tasks_lock_ when shared_registry_.
+    mutable spinlock tasks_lock_;
+    bool shared_registry_ = false;         // set once, before tasks run
+    goroutine* all_ = nullptr;             // live tasks whose home is here
+    std::atomic<std::uint64_t> live_{0};   // tasks in all_; written under the lock, read by any thread
+
     // Executor thread only.
     run_queue local_;
     goroutine* runnext_ = nullptr;
-    mutable spinlock tasks_lock_;        // guards all_ when shared_registry_
-    bool shared_registry_ = false;      // set once, before tasks run
-    goroutine* all_ = nullptr;
-    std::atomic<std::uint64_t> live_{0};
     std::uint32_t pending_io_ = 0;  // submitted ring operations not yet completed
     timer_heap timers_;
     struct ring;

@@ -42,10 +42,9 @@ struct goroutine {
     std::source_location spawn_site;
     std::coroutine_handle<> root_frame;  // the root coroutine (detail/root.hpp)
 
-    // Home executor thread only.
-    goroutine* all_prev = nullptr;  // the executor's list of live tasks
+    // The home executor's list of live tasks (under its registry lock).
+    goroutine* all_prev = nullptr;
     goroutine* all_next = nullptr;
-    bool registered = false;        // in that list (spawn_on from another thread: not yet)
 
     // Written by the task itself when it parks (a store of three words), read by
     // whoever resumes it. Ownership passes with the wake-up: the waker hands the

@@ -64,7 +64,7 @@ struct root_promise : frame_allocated {
 // placement choice) and queues it. Throws panic_error outside run().
 void spawn(root r, const std::source_location& site);
 // The same, on executor ex, from any thread (the task joins ex's registry
-// when ex picks it up).
+// at once, so num_tasks() counts it when this returns).
 void spawn_on(executor& ex, root r, const std::source_location& site);
 
 template <class F, class... A>
