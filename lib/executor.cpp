@@ -57,9 +57,10 @@ bool kernel_at_least(int major, int minor) {
     std::string msg = "ringo: io_uring is not available: io_uring_setup failed: ";
     msg += std::strerror(err);
     if (err == EPERM || err == ENOSYS || err == EACCES)
-        msg += " (the kernel or a seccomp filter, e.g. a container's, refuses io_uring;"
-               " ringo needs Linux >= 5.19 with io_uring enabled)";
-    throw std::system_error(err, std::system_category(), msg);
+        msg += " (the kernel or a seccomp filter refuses io_uring: in Docker, run with --security-opt seccomp="
+               "PROFILE.json allowing io_uring_setup, io_uring_enter and io_uring_register; on the host, "
+               "sysctl kernel.io_uring_disabled must be 0; ringo needs Linux >= 5.19)";
+    throw backend_unavailable(err, std::move(msg));
 }
 
 }  // namespace
@@ -227,11 +228,11 @@ public:
 
     goroutine* next_runnable() noexcept {
         if (e_.runnext_ != nullptr) {
-            if (++runnext_streak_ <= runnext_limit || e_.local_.empty())
+            if (++e_.runnext_streak_ <= runnext_limit || e_.local_.empty())
                 return std::exchange(e_.runnext_, nullptr);
             e_.local_.push_back(std::exchange(e_.runnext_, nullptr));
         }
-        runnext_streak_ = 0;
+        e_.runnext_streak_ = 0;
         return e_.local_.pop_front();
     }
 
@@ -364,7 +365,6 @@ private:
 
     executor& e_;
     executor::ring& r_;
-    unsigned runnext_streak_ = 0;
 };
 
 bool executor::run_until(const bool* main_done) {

@@ -181,7 +181,7 @@ bool runtime::run(root main, const bool& main_done, const std::source_location& 
     stop();
     bool finished = !deadlocked();
     if (!finished)
-        report = "all tasks are asleep - deadlock!\n\n" + dump_tasks();
+        report = dump_tasks();
     ex0.drain_ring();
     {
         std::unique_lock lock(phase_mu_);
@@ -236,6 +236,27 @@ void spawn_on(executor& ex, root r, const std::source_location& site) {
     ex.ready(&g);     // like Go's newproc: the new task runs next
 }
 
+namespace {
+
+// Go's report of a panic in task g: the message, the task and where it was
+// created, then every task.
+std::string panic_report(const goroutine& g, const std::exception_ptr& e, const char* created_by) {
+    std::string msg = "panic: " + describe(e) + "\n\ntask " + std::to_string(g.id) + " [running], created by ";
+    msg += created_by;
+    msg += " at ";
+    append_site(msg, g.spawn_site);
+    msg += "\n\n";
+    msg += dump_tasks();
+    return msg;
+}
+
+void print(const std::string& msg) noexcept {
+    std::fputs(msg.c_str(), stderr);
+    std::fflush(stderr);
+}
+
+}  // namespace
+
 void on_panic(goroutine& g, std::exception_ptr e) noexcept {
     std::function<void(std::exception_ptr, const task_info&)> handler;
     {
@@ -246,16 +267,16 @@ void on_panic(goroutine& g, std::exception_ptr e) noexcept {
         handler(e, task_info{g.id, g.spawn_site});
         return;
     }
-    std::string msg = "panic: " + describe(e) + "\n\ntask " + std::to_string(g.id) + " [running], created by go at ";
-    append_site(msg, g.spawn_site);
-    msg += "\n\n";
-    msg += dump_tasks();
-    std::fputs(msg.c_str(), stderr);
-    std::fflush(stderr);
+    print(panic_report(g, e, "go"));
     std::_Exit(2);
 }
 
-void run_main(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site) {
+void report_main_panic(std::exception_ptr e) noexcept {
+    if (const goroutine* g = this_goroutine)
+        print(panic_report(*g, e, "run_main"));
+}
+
+void run_root(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site) {
     if (this_executor != nullptr)
         throw panic_error("ringo::run called inside a running ringo::run (run is not reentrant; use go)");
     runtime rt(opts);
@@ -266,9 +287,24 @@ void run_main(root main, main_result_base& out, const runtime_options& opts, con
             this_goroutine = nullptr;
         }
     } reset;
-    std::string report;
-    if (!rt.run(std::move(main), out.done, site, report))
-        throw deadlock_error(report);
+    std::string dump;
+    if (!rt.run(std::move(main), out.done, site, dump))
+        throw deadlock_error(std::string(deadlock_header) + "\n\n" + dump);
+}
+
+int run_root_go(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site) {
+    try {
+        run_root(std::move(main), out, opts, site);
+    } catch (const deadlock_error& e) {
+        std::string_view what = e.what();
+        what.remove_prefix(std::min(what.size(), std::string_view(deadlock_header).size()));
+        print("fatal error: all goroutines are asleep - deadlock!" + std::string(what));
+        return 2;
+    } catch (const backend_unavailable& e) {
+        print(std::string(e.what()) + "\n");
+        return 1;
+    }
+    return out.error ? 2 : 0;  // main's panic was reported while its tasks were alive
 }
 
 }  // namespace ringo::detail

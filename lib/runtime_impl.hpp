@@ -10,6 +10,7 @@
 #include <mutex>
 #include <source_location>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -45,6 +46,21 @@ private:
 };
 
 class signal_hub;
+
+// The first line of a deadlock_error's what().
+inline constexpr const char* deadlock_header = "all tasks are asleep - deadlock!";
+
+// Thrown when no executor can start (the kernel refuses io_uring); what() is
+// one line saying why and what to do.
+class backend_unavailable : public std::system_error {
+public:
+    backend_unavailable(int err, std::string msg)
+        : std::system_error(err, std::system_category()), msg_(std::move(msg)) {}
+    const char* what() const noexcept override { return msg_.c_str(); }
+
+private:
+    std::string msg_;
+};
 
 // The executors of one run(): executor 0 runs on the thread that called
 // run(), the others on threads of their own (runtime_options::threads).

@@ -100,5 +100,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "chanlock: --workers and --rounds must be positive\n");
         return 2;
     }
-    return ringo::run(chanlock_main(workers, rounds, hold, timeout));
+    return ringo::run_main(chanlock_main(workers, rounds, hold, timeout));
 }

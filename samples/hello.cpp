@@ -63,5 +63,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "hello: --tasks must be between 1 and 30\n");
         return 2;
     }
-    return ringo::run(hello_main(tasks));
+    return ringo::run_main(hello_main(tasks));
 }

@@ -59,5 +59,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "leak: --requests must be positive\n");
         return 2;
     }
-    return ringo::run(leak_main(requests, timeout, work));
+    return ringo::run_main(leak_main(requests, timeout, work));
 }

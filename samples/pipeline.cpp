@@ -87,5 +87,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "pipeline: --numbers, --workers and --take must be positive\n");
         return 2;
     }
-    return ringo::run(pipeline_main(numbers, workers, take, work));
+    return ringo::run_main(pipeline_main(numbers, workers, take, work));
 }

@@ -55,5 +55,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ring: --tasks and --laps must be positive\n");
         return 2;
     }
-    return ringo::run(ring_main(tasks, laps));
+    return ringo::run_main(ring_main(tasks, laps));
 }

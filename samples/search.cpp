@@ -93,5 +93,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "search: --queries and --replicas must be positive\n");
         return 2;
     }
-    return ringo::run(search_main(queries, replicas, timeout, slowest));
+    return ringo::run_main(search_main(queries, replicas, timeout, slowest));
 }

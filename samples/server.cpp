@@ -215,5 +215,5 @@ int main(int argc, char** argv) {
                  "  --app ADDR       app server address (default 127.0.0.1:8080)\n"
                  "  --debug ADDR     debug server address: /debug/tasks, /debug/fail (default 127.0.0.1:8081)",
                  {{"grace", "how long requests in flight may take to finish (default 5s)", nullptr, &grace}});
-    return ringo::run(server_main(app_addr, debug_addr, grace));
+    return ringo::run_main(server_main(app_addr, debug_addr, grace));
 }

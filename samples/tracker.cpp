@@ -123,5 +123,5 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "tracker: --events >= 0, --producers >= 1 and --queue >= 0 please\n");
         return 2;
     }
-    return ringo::run(tracker_main(o));
+    return ringo::run_main(tracker_main(o));
 }

@@ -80,6 +80,68 @@ TEST_CASE("go runs tasks, callables with arguments and capturing lambdas") {
     CHECK(counter.use_count() == 1);  // every copy held by a task is gone
 }
 
+namespace forms {
+
+task<void> bump(std::shared_ptr<int> c, int n) {
+    *c += n;
+    co_return;
+}
+
+std::shared_ptr<int> counter = std::make_shared<int>(0);
+task<void> f() { return bump(counter, 1); }
+task<void> g(int a, int b) { return bump(counter, a + b); }
+
+}  // namespace forms
+
+TEST_CASE("go is an expression statement in every form, and records the go-site") {
+    using namespace forms;
+    *counter = 0;
+    std::string dump;
+    ringo::run([](std::string& out) -> task<void> {
+        auto worker = []() -> task<void> { return bump(counter, 100); };
+        ringo::go(f);            // a function returning a task
+        ringo::go(f());          // a task
+        ringo::go(worker);       // a named lambda
+        ringo::go(g, 2, 3);      // a function with arguments
+        ringo::go([]() -> task<void> { return bump(counter, 1000); });
+        ringo::go([] { *counter += 10000; });  // a plain callable
+        ringo::chan<int> never(0);
+        ringo::go([never]() -> task<void> { co_await never.recv(); });
+        int line = __LINE__ - 1;
+        while (ringo::num_tasks() > 2)
+            co_await ringo::yield();
+        out = ringo::dump_tasks();
+        out += "\nline " + std::to_string(line);
+    }(dump));
+    CHECK(*counter == 11107);
+    auto line = dump.substr(dump.rfind("line ") + 5);
+    CHECK(dump.find("(go at test/test_runtime.cpp:" + line + ")") != std::string::npos);
+}
+
+TEST_CASE("yield lets every task made runnable first run, after any number of run-next hand-offs") {
+    bool ran = false;
+    ringo::run(
+        [](bool& flag) -> task<void> {
+            ringo::chan<int> ping(0), pong(0);
+            ringo::go([ping, pong]() -> task<void> {
+                while (auto v = co_await ping.recv())
+                    co_await pong.send(*v);
+            });
+            for (int i = 0; i < 200; ++i) {  // every hand-off goes through the run-next slot
+                co_await ping.send(i);
+                (void)co_await pong.recv();
+            }
+            ringo::go([&flag] {
+                flag = true;
+            });
+            co_await ringo::yield();
+            CHECK(flag);  // yield returned only after the new task ran
+            ping.close();
+        }(ran),
+        ringo::runtime_options{.threads = 1});
+    CHECK(ran);
+}
+
 TEST_CASE("yield lets every runnable task run, in FIFO order") {
     std::vector<int> order;
     ringo::run([](std::vector<int>& out) -> task<void> {

@@ -1,17 +1,17 @@
-// ringo/runtime.hpp - run(), go(), yield(), the task dump, panics, blocking().
+// ringo/runtime.hpp - run(), run_main(), go(), yield(), the task dump, panics, blocking().
 //
-//   int main() {
-//       return ringo::run([]() -> ringo::task<int> {
-//           ringo::go(worker, 1);          // go worker(1)
-//           co_await ringo::yield();       // runtime.Gosched()
-//           co_return 0;
-//       }());
+//   ringo::task<> main_task() {
+//       ringo::go(worker, 1);          // go worker(1)
+//       co_await ringo::yield();       // runtime.Gosched()
 //   }
+//   int main() { return ringo::run_main(main_task()); }
 //
-// run() is Go's main(): it creates the executor (one io_uring per thread),
-// runs main's task and every task it spawns, and returns main's value (or
-// rethrows main's exception) once main's task returns. Tasks still alive then
-// are destroyed, after every ring operation has been cancelled and drained.
+// run_main() is Go's main(): it creates the executors (one io_uring per
+// thread), runs main's task and every task it spawns, and returns the exit
+// status once main's task returns, printing what Go prints on a panic or a
+// deadlock. run() does the same but returns main's value and throws instead.
+// Tasks still alive at the end are destroyed, after every ring operation has
+// been cancelled and drained.
 #pragma once
 
 #include <atomic>
@@ -59,6 +59,7 @@ namespace detail {
 
 struct main_result_base {
     bool done = false;
+    bool go_exit = false;  // run_main: an exception escaping main is reported as a panic at once
     std::exception_ptr error;
 };
 template <class T>
@@ -78,6 +79,10 @@ struct main_result<void> : main_result_base {
     }
 };
 
+// Prints Go's panic report for the exception escaping the current task
+// (main's), with the task dump, while the other tasks are still alive.
+void report_main_panic(std::exception_ptr e) noexcept;
+
 template <class T>
 root main_body(task<T> t, main_result<T>& out) {
     try {
@@ -88,43 +93,131 @@ root main_body(task<T> t, main_result<T>& out) {
         }
     } catch (...) {
         out.error = std::current_exception();
+        if (out.go_exit)
+            report_main_panic(out.error);
     }
     out.done = true;
 }
 
 // Runs the runtime until main's root has set out.done (lib/runtime.cpp).
-void run_main(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site);
+// Throws deadlock_error, or std::system_error when no executor can start.
+void run_root(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site);
+
+// As run_root, but reports like a Go program and returns the exit status:
+// 0, 2 (main panicked: already reported; or a deadlock), 1 (no executor
+// could start). Prints to stderr.
+int run_root_go(root main, main_result_base& out, const runtime_options& opts, const std::source_location& site);
 
 }  // namespace detail
 
-// Go's main(): runs `main` and every task it spawns; returns main's value or
-// rethrows its exception. Throws deadlock_error on a deadlock, and a
-// std::system_error saying so if the kernel refuses io_uring. Not reentrant:
-// calling run() from inside a task is a panic_error.
+// Runs `main` and every task it spawns; returns main's value or rethrows its
+// exception. Throws deadlock_error on a deadlock, and a std::system_error
+// saying so if the kernel refuses io_uring. Not reentrant: calling run() from
+// inside a task is a panic_error. For a program that should end as a Go
+// program does, use run_main.
 template <class T>
 T run(task<T> main, runtime_options opts = {}, std::source_location site = std::source_location::current()) {
     detail::main_result<T> out;
-    detail::run_main(detail::main_body(std::move(main), out), out, opts, site);
+    detail::run_root(detail::main_body(std::move(main), out), out, opts, site);
     return out.take();
+}
+
+// Go's main, in one line: `int main() { return ringo::run_main(main_task()); }`.
+// Runs like run() and returns the process exit status, printing to stderr
+// what Go prints:
+//   - main's int (task<int>), or 0 (task<void>);
+//   - 2 when an exception escapes main: "panic: WHAT", main's task and the
+//     task dump (an exception escaping any other task ends the process at
+//     once with status 2 and the same report, as without run_main);
+//   - 2 on a deadlock: "fatal error: all goroutines are asleep - deadlock!"
+//     and the task dump;
+//   - 1 when no executor can start (io_uring refused): one line saying why
+//     and what to do.
+inline int run_main(task<int> main, runtime_options opts = {},
+                    std::source_location site = std::source_location::current()) {
+    detail::main_result<int> out;
+    out.go_exit = true;
+    int status = detail::run_root_go(detail::main_body(std::move(main), out), out, opts, site);
+    return status == 0 && out.value ? *out.value : status;
+}
+inline int run_main(task<void> main, runtime_options opts = {},
+                    std::source_location site = std::source_location::current()) {
+    detail::main_result<void> out;
+    out.go_exit = true;
+    return detail::run_root_go(detail::main_body(std::move(main), out), out, opts, site);
 }
 
 // go f(args...): starts a new task on the current runtime and returns at once.
 //   ringo::go(worker(1));             // a task<T>
 //   ringo::go(worker, 1);             // a callable returning task<T>, or any callable
+//   ringo::go(worker);                // a named lambda or function
 //   ringo::go([ch]() -> ringo::task<> { co_await ch.send(1); });
-// The callable and the arguments are moved into the new task's frame, so a
-// capturing lambda is safe. A result is discarded. An exception escaping the
-// task is a panic (see set_panic_handler). Throws panic_error outside run().
-// (A class template so that it can record the call site.)
-template <class F, class... A>
-    requires detail::spawnable_v<F, A...>
-struct go {
-    go(F f, A... a, std::source_location site = std::source_location::current()) {
-        detail::spawn(detail::root_body(std::move(f), std::move(a)...), site);
-    }
-};
-template <class F, class... A>
-go(F, A...) -> go<F, A...>;
+// The callable and the arguments (up to eight) are moved into the new task's
+// frame, so a capturing lambda is safe. A result is discarded. An exception
+// escaping the task is a panic (see set_panic_handler). The new task is
+// counted by num_tasks() once go returns. Throws panic_error outside run().
+//
+// go is a set of function templates, one per number of arguments, each
+// ending in a defaulted std::source_location that records the go-site for
+// dump_tasks(). It is not a class template: `ringo::go(f);` would then
+// declare a variable f (the most vexing parse), so the brace form of the
+// first wave, `ringo::go{f}`, is gone; write `ringo::go(f)`.
+template <class F>
+    requires detail::spawnable_v<F>
+void go(F f, std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f)), site);
+}
+template <class F, class A1>
+    requires detail::spawnable_v<F, A1>
+void go(F f, A1 a1, std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1)), site);
+}
+template <class F, class A1, class A2>
+    requires detail::spawnable_v<F, A1, A2>
+void go(F f, A1 a1, A2 a2, std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1), std::move(a2)), site);
+}
+template <class F, class A1, class A2, class A3>
+    requires detail::spawnable_v<F, A1, A2, A3>
+void go(F f, A1 a1, A2 a2, A3 a3, std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1), std::move(a2), std::move(a3)), site);
+}
+template <class F, class A1, class A2, class A3, class A4>
+    requires detail::spawnable_v<F, A1, A2, A3, A4>
+void go(F f, A1 a1, A2 a2, A3 a3, A4 a4, std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1), std::move(a2), std::move(a3), std::move(a4)), site);
+}
+template <class F, class A1, class A2, class A3, class A4, class A5>
+    requires detail::spawnable_v<F, A1, A2, A3, A4, A5>
+void go(F f, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1), std::move(a2), std::move(a3), std::move(a4),
+                                    std::move(a5)),
+                  site);
+}
+template <class F, class A1, class A2, class A3, class A4, class A5, class A6>
+    requires detail::spawnable_v<F, A1, A2, A3, A4, A5, A6>
+void go(F f, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6,
+        std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1), std::move(a2), std::move(a3), std::move(a4),
+                                    std::move(a5), std::move(a6)),
+                  site);
+}
+template <class F, class A1, class A2, class A3, class A4, class A5, class A6, class A7>
+    requires detail::spawnable_v<F, A1, A2, A3, A4, A5, A6, A7>
+void go(F f, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7,
+        std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1), std::move(a2), std::move(a3), std::move(a4),
+                                    std::move(a5), std::move(a6), std::move(a7)),
+                  site);
+}
+template <class F, class A1, class A2, class A3, class A4, class A5, class A6, class A7, class A8>
+    requires detail::spawnable_v<F, A1, A2, A3, A4, A5, A6, A7, A8>
+void go(F f, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8,
+        std::source_location site = std::source_location::current()) {
+    detail::spawn(detail::root_body(std::move(f), std::move(a1), std::move(a2), std::move(a3), std::move(a4),
+                                    std::move(a5), std::move(a6), std::move(a7), std::move(a8)),
+                  site);
+}
 
 // co_await ringo::yield(): lets every other runnable task run first
 // (runtime.Gosched).
@@ -134,7 +227,7 @@ go(F, A...) -> go<F, A...>;
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<> h) const {
             detail::goroutine* g = detail::park(h, detail::task_state::runnable, site, "ringo::yield");
-            g->home->ready_last(g);
+            g->home->ready_after_all(g);
         }
         void await_resume() const noexcept {}
     };
@@ -216,7 +309,8 @@ private:
 // it runs, the task counts as busy for deadlock detection. If the runtime ends
 // first, f still runs to completion on its thread and its result is dropped.
 // f is moved into shared state that lives until both sides are done; bind a
-// capturing lambda to a named local before the co_await (see STYLE.md).
+// capturing lambda to a named local before the co_await: g++ 12 destroys a
+// lambda written inside a co_await expression twice.
 template <class F>
 [[nodiscard]] auto blocking(F f, std::source_location site = std::source_location::current()) {
     using call = detail::blocking_call<F>;

@@ -100,6 +100,16 @@ public:
             ready_remote(g);
     }
 
+    // Makes the current task g runnable behind every runnable task (yield:
+    // runtime.Gosched). The run-next slot keeps its place in front, as in Go,
+    // and its starvation count starts again, so it is not demoted behind g.
+    // Home thread.
+    void ready_after_all(goroutine* g) noexcept {
+        g->state = task_state::runnable;
+        local_.push_back(g);
+        runnext_streak_ = 0;
+    }
+
     runtime& rt() const noexcept { return rt_; }
     unsigned index() const noexcept { return index_; }
     std::uint64_t live_tasks() const noexcept { return live_.load(std::memory_order_relaxed); }
@@ -193,6 +203,7 @@ private:
     // Executor thread only.
     run_queue local_;
     goroutine* runnext_ = nullptr;
+    unsigned runnext_streak_ = 0;   // run-next picks in a row (capped: see the loop)
     std::uint32_t pending_io_ = 0;  // submitted ring operations not yet completed
     timer_heap timers_;
     struct ring;
