@@ -190,6 +190,8 @@ void executor::notify() noexcept {
     (void)::eventfd_write(ring_->wake_fd, 1);
 }
 
+int executor::wake_fd() const noexcept { return ring_->wake_fd; }
+
 void executor::post_timer_sync(timer_node* n) noexcept {
     if (n->sync_posted.exchange(true, std::memory_order_acq_rel))
         return;  // already queued: the executor will see the latest state
@@ -379,6 +381,8 @@ bool executor::run_until(const bool* main_done) {
             g->resume_point.resume();
             this_goroutine = nullptr;
             if (++ticks % poll_interval == 0) {
+                if (sigquit_pending.load(std::memory_order_relaxed)) [[unlikely]]
+                    handle_sigquit(rt_);
                 loop.poll();
                 loop.take_remote();
                 loop.take_timer_syncs();
@@ -394,6 +398,8 @@ bool executor::run_until(const bool* main_done) {
             continue;
         if (!loop.wait())
             return false;
+        if (sigquit_pending.load(std::memory_order_relaxed)) [[unlikely]]
+            handle_sigquit(rt_);
         loop.take_remote();
         loop.take_timer_syncs();
     }

@@ -114,11 +114,13 @@ runtime::runtime(const runtime_options& opts) {
             t.join();
         std::rethrow_exception(start_error_);
     }
+    install_sigquit(main_executor());
 }
 
 runtime::~runtime() {
+    uninstall_sigquit(main_executor());
     executors_.clear();  // the executors first: their rings still reference the hub's read
-    signals.reset();
+    signals_.reset();
 }
 
 void runtime::thread_main(unsigned index, unsigned ring_entries) {

@@ -115,7 +115,18 @@ public:
     // returns false on deadlock, with the task dump in `report`.
     bool run(root main, const bool& main_done, const std::source_location& site, std::string& report);
 
-    std::shared_ptr<signal_hub> signals;  // made by the first signals::notify
+    // The signal hub, made by the first signals::notify (any thread).
+    std::shared_ptr<signal_hub> signal_hub_or_null() {
+        std::lock_guard lock(signals_mu_);
+        return signals_;
+    }
+    template <class Make>
+    signal_hub& signal_hub_or_make(Make make) {
+        std::lock_guard lock(signals_mu_);
+        if (!signals_)
+            signals_ = make();
+        return *signals_;
+    }
 
 private:
     void thread_main(unsigned index, unsigned ring_entries);
@@ -137,6 +148,19 @@ private:
     unsigned ready_ = 0;       // threads whose executor exists
     unsigned drained_ = 0;     // threads whose ring is drained
     std::exception_ptr start_error_;
+
+    std::mutex signals_mu_;
+    std::shared_ptr<signal_hub> signals_;  // guarded by signals_mu_
 };
+
+// SIGQUIT without a watch of the program's: Go's default, the task dump and
+// exit status 2. run() installs a handler when SIGQUIT's action is the
+// default one (and puts it back at the end); the handler sets
+// sigquit_pending and wakes executor 0, whose loop calls handle_sigquit.
+inline std::atomic<bool> sigquit_pending{false};
+void install_sigquit(executor& wake) noexcept;
+void uninstall_sigquit(executor& wake) noexcept;
+// Delivers a pending SIGQUIT to the program's watch, or dumps and exits 2.
+void handle_sigquit(runtime& rt) noexcept;
 
 }  // namespace ringo::detail

@@ -8,6 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <mutex>
 #include <system_error>
 #include <vector>
@@ -123,32 +129,57 @@ private:
         {
             std::lock_guard l(mu_);
             armed_ = false;
-            if (res == static_cast<int>(sizeof(signalfd_siginfo))) {
-                int signo = static_cast<int>(reader_.info.ssi_signo);
-                for (auto& r : regs_) {
-                    if (sigismember(&r.set, signo) != 1)
-                        continue;
-                    if (r.ch != nullptr) {
-                        std::lock_guard cl(r.ch->lock);
-                        goroutine* w = nullptr;
-                        int v = signo;
-                        if (!r.ch->closed() && r.ch->send_now(v, w) && w != nullptr)
-                            to_wake.push_back(w);  // a full channel drops the signal, as Go does
-                    } else {
-                        to_cancel.push_back(r.cancel);
-                    }
-                }
-            }
+            if (res == static_cast<int>(sizeof(signalfd_siginfo)))
+                deliver_locked(static_cast<int>(reader_.info.ssi_signo), to_wake, to_cancel);
             if (res != -ECANCELED && !regs_.empty() && this_executor == &home_) {
                 armed_ = true;
                 io_request r{IORING_OP_READ, fd_, reinterpret_cast<std::uint64_t>(&reader_.info), sizeof reader_.info};
                 home_.submit(&reader_, r);
             }
         }
+        finish(to_wake, to_cancel);
+    }
+
+public:
+    // True if some watch covers signo. Any thread.
+    bool watches(int signo) {
+        std::lock_guard l(mu_);
+        return sigismember(&watched_, signo) == 1;
+    }
+    // Delivers signo to its watches as if the signalfd had read it (a signal
+    // that reached a thread other than the hub's). Any thread.
+    void deliver(int signo) noexcept {
+        std::vector<cancel_func> to_cancel;
+        std::vector<goroutine*> to_wake;
+        {
+            std::lock_guard l(mu_);
+            deliver_locked(signo, to_wake, to_cancel);
+        }
+        finish(to_wake, to_cancel);
+    }
+
+private:
+    void deliver_locked(int signo, std::vector<goroutine*>& to_wake, std::vector<cancel_func>& to_cancel) noexcept {
+        for (auto& r : regs_) {
+            if (sigismember(&r.set, signo) != 1)
+                continue;
+            if (r.ch != nullptr) {
+                std::lock_guard cl(r.ch->lock);
+                goroutine* w = nullptr;
+                int v = signo;
+                if (!r.ch->closed() && r.ch->send_now(v, w) && w != nullptr)
+                    to_wake.push_back(w);  // a full channel drops the signal, as Go does
+            } else {
+                to_cancel.push_back(r.cancel);
+            }
+        }
+    }
+
+    static void finish(const std::vector<goroutine*>& to_wake, const std::vector<cancel_func>& to_cancel) noexcept {
         for (goroutine* g : to_wake)
             wake(g);
-        for (auto& c : to_cancel)
-            c();  // the context's callback removes its registration
+        for (const auto& c : to_cancel)
+            c();  // a notify_context watch stays until its stop (as Go's NotifyContext)
     }
 
     executor& home_;
@@ -169,23 +200,78 @@ signal_hub& hub_here(const char* what) {
     executor* ex = this_executor;
     if (ex == nullptr)
         outside_run(what);
-    runtime& rt = ex->rt();
-    if (!rt.signals)
-        rt.signals = std::make_shared<signal_hub>(*ex);
-    return *rt.signals;
+    return ex->rt().signal_hub_or_make([ex] { return std::make_shared<signal_hub>(*ex); });
 }
 
-// Stops a context's signal watch when the context is cancelled.
-struct unwatch_on_cancel final : ctx_callback {
+// notify_context's stop: ends the signal watch and cancels the context.
+struct unwatch_on_stop final : ctx_callback {
     std::weak_ptr<signal_hub> hub;
     std::uint64_t id = 0;
+    cancel_func cancel;
     void on_cancel() noexcept override {
         if (auto h = hub.lock())
             h->remove_if([this](const auto& r) { return r.id == id; });
+        cancel();
     }
 };
 
+// SIGQUIT's default (see runtime_impl.hpp). Only the first of several
+// concurrent runtimes installs the handler.
+std::mutex quit_mu;
+executor* quit_owner = nullptr;           // guarded by quit_mu
+struct sigaction quit_previous {};         // guarded by quit_mu
+std::atomic<int> quit_wake_fd{-1};         // executor 0's wake-up eventfd, or -1
+
+extern "C" void on_sigquit(int) {
+    int saved = errno;
+    sigquit_pending.store(true, std::memory_order_seq_cst);
+    int fd = quit_wake_fd.load(std::memory_order_seq_cst);
+    if (fd >= 0) {
+        std::uint64_t one = 1;
+        (void)!::write(fd, &one, sizeof one);  // async-signal-safe
+    }
+    errno = saved;
+}
+
 }  // namespace
+
+void install_sigquit(executor& wake) noexcept {
+    std::lock_guard lock(quit_mu);
+    struct sigaction now {};
+    if (quit_owner != nullptr || ::sigaction(SIGQUIT, nullptr, &now) != 0 || now.sa_handler != SIG_DFL)
+        return;  // another runtime has it, or the program handles SIGQUIT itself
+    struct sigaction sa {};
+    sa.sa_handler = &on_sigquit;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    quit_wake_fd.store(wake.wake_fd(), std::memory_order_seq_cst);
+    if (::sigaction(SIGQUIT, &sa, &quit_previous) == 0)
+        quit_owner = &wake;
+}
+
+void uninstall_sigquit(executor& wake) noexcept {
+    std::lock_guard lock(quit_mu);
+    if (quit_owner != &wake)
+        return;
+    ::sigaction(SIGQUIT, &quit_previous, nullptr);
+    quit_wake_fd.store(-1, std::memory_order_seq_cst);
+    sigquit_pending.store(false, std::memory_order_seq_cst);
+    quit_owner = nullptr;
+}
+
+void handle_sigquit(runtime& rt) noexcept {
+    if (!sigquit_pending.exchange(false, std::memory_order_seq_cst))
+        return;
+    if (auto hub = rt.signal_hub_or_null(); hub && hub->watches(SIGQUIT)) {
+        hub->deliver(SIGQUIT);  // the program watches it: it reached a thread that does not block it
+        return;
+    }
+    std::string msg = "SIGQUIT: quit\n\n" + dump_tasks();
+    std::fputs(msg.c_str(), stderr);
+    std::fflush(stderr);
+    std::_Exit(2);
+}
+
 }  // namespace ringo::detail
 
 namespace ringo::signals {
@@ -200,22 +286,29 @@ recv_chan<int> notify(std::initializer_list<int> sigs) {
 
 void stop(recv_chan<int> ch) {
     detail::executor* ex = detail::this_executor;
-    if (ex == nullptr || !ex->rt().signals)
+    if (ex == nullptr)
         return;
-    detail::chan_state<int>* s = detail::state_of(ch);
-    ex->rt().signals->remove_if([s](const auto& r) { return r.ch == s; });
+    if (auto hub = ex->rt().signal_hub_or_null()) {
+        detail::chan_state<int>* s = detail::state_of(ch);
+        hub->remove_if([s](const auto& r) { return r.ch == s; });
+    }
 }
 
 std::pair<context, cancel_func> notify_context(context parent, std::initializer_list<int> sigs) {
     detail::signal_hub& hub = detail::hub_here("ringo::signals::notify_context");
-    auto [ctx, cancel] = with_cancel(std::move(parent));
+    // A signal cancels ctx and leaves the watch in place, so a second signal
+    // during the shutdown it started is caught too; only stop() (cancelling
+    // `stopper`, which nothing else can cancel) ends the watch, as in Go.
+    auto [ctx, cancel_ctx] = with_cancel(std::move(parent));
+    auto [stopper, stop] = with_cancel(background());
     std::uint64_t id = hub.next_id();
-    hub.add(std::vector<int>(sigs), nullptr, cancel, id);
-    auto unwatch = std::make_shared<detail::unwatch_on_cancel>();
+    hub.add(std::vector<int>(sigs), nullptr, cancel_ctx, id);
+    auto unwatch = std::make_shared<detail::unwatch_on_stop>();
     unwatch->hub = hub.weak_from_this();
     unwatch->id = id;
-    detail::on_cancel(ctx.node().get()->cancel_ancestor(), std::move(unwatch));
-    return {ctx, cancel};
+    unwatch->cancel = cancel_ctx;
+    detail::on_cancel(stopper.node().get()->cancel_ancestor(), std::move(unwatch));
+    return {ctx, stop};
 }
 
 }  // namespace ringo::signals

@@ -1,6 +1,7 @@
 // test/exits_prog.cpp - `exits-prog MODE`: a program whose main is
 // `return ringo::run_main(...)`, ending in the way MODE says, so that
 // test_exits.cpp can check what a Go-style exit prints and returns.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -42,6 +43,37 @@ ringo::task<int> panics_in_task() {
     co_return 0;
 }
 
+// Says "ready" on stderr once it waits, then sleeps: SIGQUIT must end it.
+ringo::task<int> waits_for_sigquit() {
+    ringo::go([]() -> ringo::task<> { co_await ringo::sleep_for(std::chrono::hours(1)); });
+    co_await ringo::yield();
+    std::fputs("ready\n", stderr);
+    co_await ringo::sleep_for(std::chrono::hours(1));
+    co_return 0;
+}
+
+// Watches SIGQUIT itself: it is delivered like any signal, no dump, no exit.
+ringo::task<int> watches_sigquit() {
+    auto sigs = ringo::signals::notify({SIGQUIT});
+    std::fputs("ready\n", stderr);
+    auto sig = co_await sigs.recv();
+    std::fprintf(stderr, "got signal %d\n", sig ? *sig : -1);
+    co_return sig == SIGQUIT ? 0 : 1;
+}
+
+// notify_context keeps watching after the first signal: the second SIGTERM,
+// during the "graceful shutdown", does not kill the process.
+ringo::task<int> survives_second_sigterm() {
+    auto [ctx, stop] = ringo::signals::notify_context(ringo::background(), {SIGTERM});
+    std::fputs("ready\n", stderr);
+    co_await ctx.done().recv();
+    std::fputs("shutting down\n", stderr);
+    co_await ringo::sleep_for(std::chrono::milliseconds(300));  // the test sends SIGTERM again meanwhile
+    stop();
+    std::fputs("clean exit\n", stderr);
+    co_return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,6 +90,12 @@ int main(int argc, char** argv) {
         return ringo::run_main(throws_in_main());
     if (std::strcmp(mode, "panic-task") == 0)
         return ringo::run_main(panics_in_task());
+    if (std::strcmp(mode, "sigquit") == 0)
+        return ringo::run_main(waits_for_sigquit());
+    if (std::strcmp(mode, "sigquit-watched") == 0)
+        return ringo::run_main(watches_sigquit());
+    if (std::strcmp(mode, "sigterm-twice") == 0)
+        return ringo::run_main(survives_second_sigterm());
     std::fprintf(stderr, "exits-prog: unknown mode '%s'\n", mode);
     return 100;
 }

@@ -3,7 +3,10 @@
 // Each case runs test/exits_prog.cpp as a real child process.
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cstdlib>
 #include <string>
@@ -33,6 +36,43 @@ std::pair<int, std::string> run_prog(const char* mode, bool refused = false) {
         ::execv(argv[0], argv.data());
         std::_Exit(127);
     });
+}
+
+// Runs exits-prog MODE, waits for its "ready" line on stderr, sends it
+// `sig` (and `again` after the line `again_after`): {status, stderr}.
+std::pair<int, std::string> signal_prog(const char* mode, int sig, const char* again_after = nullptr) {
+    std::string prog = path_of("RINGO_EXITS_PROG");
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(fds[1], 2);
+        ::close(fds[0]);
+        ::execl(prog.c_str(), prog.c_str(), mode, static_cast<char*>(nullptr));
+        std::_Exit(127);
+    }
+    ::close(fds[1]);
+    std::string err;
+    bool sent = false, resent = again_after == nullptr;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) {
+        err.append(buf, static_cast<std::size_t>(n));
+        if (!sent && err.find("ready\n") != std::string::npos) {
+            ::kill(pid, sig);
+            sent = true;
+        }
+        if (sent && !resent && err.find(again_after) != std::string::npos) {
+            ::kill(pid, sig);
+            resent = true;
+        }
+    }
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(sent);
+    CHECK(resent);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), err};
 }
 
 }  // namespace
@@ -85,6 +125,26 @@ TEST_CASE("a refused io_uring prints one line saying what to do and exits 1") {
     CHECK(err.find("kernel.io_uring_disabled") != std::string::npos);
     CHECK(err.ends_with("\n"));
     CHECK(err.find('\n') == err.size() - 1);  // one line
+}
+
+TEST_CASE("SIGQUIT prints the task dump and exits 2, as Go's default") {
+    auto [status, err] = signal_prog("sigquit", SIGQUIT);
+    CHECK(status == 2);
+    CHECK(err.find("SIGQUIT: quit\n\n") != std::string::npos);
+    CHECK(err.find("[sleep] test/exits_prog.cpp") != std::string::npos);
+}
+
+TEST_CASE("a program that watches SIGQUIT receives it instead") {
+    auto [status, err] = signal_prog("sigquit-watched", SIGQUIT);
+    CHECK(status == 0);
+    CHECK(err.find("got signal 3") != std::string::npos);
+    CHECK(err.find("SIGQUIT: quit") == std::string::npos);
+}
+
+TEST_CASE("notify_context keeps watching until stop: a second SIGTERM during shutdown is not fatal") {
+    auto [status, err] = signal_prog("sigterm-twice", SIGTERM, "shutting down\n");
+    CHECK(status == 0);
+    CHECK(err.find("clean exit") != std::string::npos);
 }
 
 }  // TEST_SUITE

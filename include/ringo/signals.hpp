@@ -9,6 +9,9 @@
 // threads while it is watched (and restores the signal mask when the
 // runtime ends or stop() removes the last watch). A pending watch keeps the
 // runtime alive for deadlock detection. Call these from a task.
+//
+// SIGQUIT, as in Go: unless the program watches it, it prints "SIGQUIT: quit"
+// and the task dump to stderr and ends the process with status 2.
 #pragma once
 
 #include <initializer_list>
@@ -27,8 +30,10 @@ recv_chan<int> notify(std::initializer_list<int> sigs);
 void stop(recv_chan<int> ch);
 
 // signal.NotifyContext: a child of parent cancelled when one of sigs
-// arrives (or when the returned cancel_func is called, which also stops the
-// watch).
+// arrives. As in Go, the signals stay watched until the returned stop is
+// called, even after the context is done: a second SIGTERM during the
+// graceful shutdown that the first one started is caught, not fatal. Call
+// stop (it also cancels the context) to restore the default action.
 std::pair<context, cancel_func> notify_context(context parent, std::initializer_list<int> sigs);
 
 }  // namespace ringo::signals

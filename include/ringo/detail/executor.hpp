@@ -170,6 +170,9 @@ public:
     }
     // Wakes the executor if it sleeps (any thread).
     void notify() noexcept;
+    // The eventfd whose write always wakes the executor (a signal handler's
+    // way in: write(2) is async-signal-safe). Set once.
+    int wake_fd() const noexcept;
 
     // blocking() calls in flight whose task lives here (any thread).
     std::atomic<std::uint32_t> pending_blocking_{0};
