@@ -5,6 +5,8 @@
 // throw ringo::panic_error, whose message names the misuse.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <stdexcept>
 #include <string>
 #include <system_error>

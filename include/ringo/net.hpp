@@ -18,6 +18,8 @@
 // operations still in flight on it end with errc::closed.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <cstddef>
 #include <memory>
 #include <source_location>

@@ -1,6 +1,8 @@
 // ringo/ringo.hpp - all of ringo: Go's concurrency model for C++20 on io_uring.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <ringo/chan.hpp>
 #include <ringo/context.hpp>
 #include <ringo/errgroup.hpp>

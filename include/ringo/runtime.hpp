@@ -14,6 +14,8 @@
 // been cancelled and drained.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

@@ -14,6 +14,8 @@
 // and the task dump to stderr and ends the process with status 2.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <initializer_list>
 #include <utility>
 

@@ -7,6 +7,8 @@
 // awaiter. Not thread-safe: a task is awaited by one coroutine.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <coroutine>
 #include <exception>
 #include <type_traits>
