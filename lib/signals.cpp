@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <ringo/detail/executor.hpp>
+#include <ringo/detail/io_request.hpp>
 
 #include "runtime_impl.hpp"
 

@@ -1,8 +1,11 @@
 // ringo/detail/executor.hpp - one thread's scheduler (Go's `p`), inline parts.
 //
 // An executor owns a FIFO run queue with a run-next slot, a remote queue that
-// other threads push wake-ups onto, a timer heap and an io_uring ring (the
-// last two live in lib/). Tasks live on their home executor for life.
+// other threads push wake-ups onto, a timer heap, the task registry and a
+// ring (lib/ring.hpp: all of io_uring lives there; primitives never see it).
+// Its loop (lib/executor.cpp) runs tasks, polls the ring, takes what other
+// threads posted, fires timers and sleeps in the ring. Tasks live on their
+// home executor for life.
 //
 // Thread-safety, by member group:
 //   executor thread only: local_, runnext_, everything in lib/executor.cpp's
@@ -25,22 +28,9 @@ namespace ringo::detail {
 
 class runtime;
 
-// An operation on the ring. Lives in the awaiting coroutine's frame, which must
-// not be freed before complete() has run (the executor guarantees this at
-// shutdown by draining the ring before it destroys any task).
-struct io_op {
-    void (*complete)(io_op* self, int res, std::uint32_t cqe_flags) noexcept = nullptr;
-};
-
-// What to submit: a small, ring-independent description of one SQE.
-struct io_request {
-    std::uint8_t opcode = 0;   // IORING_OP_*
-    int fd = -1;
-    std::uint64_t addr = 0;    // buffer or sockaddr pointer
-    std::uint32_t len = 0;
-    std::uint64_t off = 0;     // offset, or addr2 (e.g. socklen_t* for accept)
-    std::uint32_t op_flags = 0;  // msg_flags / accept_flags / ...
-};
+struct io_op;       // detail/io_request.hpp: only I/O code needs them
+struct io_request;
+class ring;         // lib/ring.hpp
 
 // Intrusive FIFO of goroutine records, linked through goroutine::next.
 class run_queue {
@@ -151,7 +141,7 @@ public:
     // Cancels every operation in flight on file descriptor fd (submitted at
     // once, so that fd may be closed right after).
     void cancel_fd(int fd);
-    std::uint32_t pending_io() const noexcept { return pending_io_; }
+    std::uint32_t pending_io() const noexcept;
 
     // Timers (executor thread only, but post_timer_sync: any thread).
     // Arms n to fire at `when` (moves it if armed).
@@ -207,10 +197,8 @@ private:
     run_queue local_;
     goroutine* runnext_ = nullptr;
     unsigned runnext_streak_ = 0;   // run-next picks in a row (capped: see the loop)
-    std::uint32_t pending_io_ = 0;  // submitted ring operations not yet completed
     timer_heap timers_;
-    struct ring;
-    ring* ring_;                    // lib/executor.cpp
+    ring* ring_;                    // owned; lib/ring.hpp
 
     // Any thread: Treiber stack of wake-ups from other threads.
     alignas(64) std::atomic<goroutine*> remote_{nullptr};

@@ -19,6 +19,7 @@
 
 #include <ringo/detail/executor.hpp>
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/io_request.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/detail/waiter.hpp>
 #include <ringo/select.hpp>
