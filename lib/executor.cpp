@@ -88,6 +88,16 @@ void executor::post_timer_sync(timer_node* n) noexcept {
     notify();
 }
 
+void executor::post(posted_work* w) noexcept {
+    if (w->queued.exchange(true, std::memory_order_acq_rel))
+        return;  // already queued: it runs once, with the latest state
+    posted_work* head = mailbox_.load(std::memory_order_relaxed);
+    do {
+        w->next_posted = head;
+    } while (!mailbox_.compare_exchange_weak(head, w, std::memory_order_seq_cst, std::memory_order_relaxed));
+    notify();
+}
+
 void executor::submit(io_op* op, const io_request& r) { ring_->submit(op, r); }
 void executor::cancel(io_op* op) { ring_->cancel(op); }
 void executor::cancel_fd(int fd) { ring_->cancel_fd(fd); }
@@ -139,6 +149,27 @@ public:
             list->sync_posted.store(false, std::memory_order_release);
             list->on_event(list, timer_event::sync, now);
             list = next;
+        }
+        return true;
+    }
+
+    // Runs the work posted to the mailbox, oldest first.
+    bool take_mailbox() noexcept {
+        posted_work* list = e_.mailbox_.exchange(nullptr, std::memory_order_acquire);
+        if (list == nullptr)
+            return false;
+        posted_work* reversed = nullptr;
+        while (list != nullptr) {
+            posted_work* next = list->next_posted;
+            list->next_posted = reversed;
+            reversed = list;
+            list = next;
+        }
+        while (reversed != nullptr) {
+            posted_work* next = reversed->next_posted;  // before run(): w may be posted again
+            reversed->queued.store(false, std::memory_order_release);
+            reversed->run(reversed);
+            reversed = next;
         }
         return true;
     }
@@ -216,11 +247,12 @@ bool executor::run_until(const bool* main_done) {
             g->resume_point.resume();
             this_goroutine = nullptr;
             if (++ticks % poll_interval == 0) {
-                if (sigquit_pending.load(std::memory_order_relaxed)) [[unlikely]]
-                    handle_sigquit(rt_);
+                if (signals_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+                    handle_pending_signals(rt_);
                 loop.poll();
                 loop.take_remote();
                 loop.take_timer_syncs();
+                loop.take_mailbox();
                 loop.run_timers();
             }
             continue;
@@ -228,15 +260,17 @@ bool executor::run_until(const bool* main_done) {
         loop.poll();
         loop.take_remote();
         loop.take_timer_syncs();
+        loop.take_mailbox();
         loop.run_timers();
         if (!local_.empty() || runnext_ != nullptr)
             continue;
         if (!loop.wait())
             return false;
-        if (sigquit_pending.load(std::memory_order_relaxed)) [[unlikely]]
-            handle_sigquit(rt_);
+        if (signals_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+            handle_pending_signals(rt_);
         loop.take_remote();
         loop.take_timer_syncs();
+        loop.take_mailbox();
     }
 }
 
@@ -278,6 +312,7 @@ void executor::detach_timers() noexcept {
     for (timer_node* n : timers_.take_all())
         n->on_event(n, timer_event::detach, now);
     timer_syncs_.store(nullptr, std::memory_order_relaxed);
+    mailbox_.store(nullptr, std::memory_order_relaxed);  // the runtime has ended: posted work is moot
     local_.clear();
     runnext_ = nullptr;
     remote_.store(nullptr, std::memory_order_relaxed);

@@ -1,6 +1,9 @@
 // run(), go(), the task registry and dump, panics.
 #include <ringo/runtime.hpp>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -94,6 +97,7 @@ std::uint64_t fastrand_seed() noexcept {
 }
 
 runtime::runtime(const runtime_options& opts) {
+    pthread_sigmask(SIG_BLOCK, nullptr, &caller_mask_);
     unsigned threads = threads_from(opts);
     unsigned entries = opts.ring_entries == 0 ? 256 : opts.ring_entries;
     executors_.push_back(std::make_unique<executor>(*this, 0, entries));
@@ -114,16 +118,25 @@ runtime::runtime(const runtime_options& opts) {
             t.join();
         std::rethrow_exception(start_error_);
     }
-    install_sigquit(main_executor());
+    install_signal_forwarding(*this);
 }
 
 runtime::~runtime() {
-    uninstall_sigquit(main_executor());
-    executors_.clear();  // the executors first: their rings still reference the hub's read
-    signals_.reset();
+    uninstall_signal_forwarding(*this);  // first: the handler must not write to a closed eventfd
+    executors_.clear();  // then the executors: their rings still reference the hub's read
+    signals_.reset();    // restores the watched signals' actions
 }
 
 void runtime::thread_main(unsigned index, unsigned ring_entries) {
+    // Asynchronous signals are for executor 0 (the hub, SIGQUIT) or the
+    // program's own threads: blocked here from the start, so a watched
+    // signal never takes its default action on this thread. Faults stay
+    // deliverable (sanitizers and crash reports need them).
+    sigset_t async;
+    sigfillset(&async);
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS})
+        sigdelset(&async, fault);
+    pthread_sigmask(SIG_BLOCK, &async, nullptr);
     executor* ex = nullptr;
     try {
         executors_[index] = std::make_unique<executor>(*this, index, ring_entries);

@@ -1,6 +1,8 @@
 // lib/runtime_impl.hpp - the runtime object behind run() (private to lib/).
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -115,6 +117,9 @@ public:
     // returns false on deadlock, with the task dump in `report`.
     bool run(root main, const bool& main_done, const std::source_location& site, std::string& report);
 
+    // Executor 0's signal mask when run() started. Set once.
+    const sigset_t& caller_mask() const noexcept { return caller_mask_; }
+
     // The signal hub, made by the first signals::notify (any thread).
     std::shared_ptr<signal_hub> signal_hub_or_null() {
         std::lock_guard lock(signals_mu_);
@@ -149,18 +154,25 @@ private:
     unsigned drained_ = 0;     // threads whose ring is drained
     std::exception_ptr start_error_;
 
+    sigset_t caller_mask_;
     std::mutex signals_mu_;
     std::shared_ptr<signal_hub> signals_;  // guarded by signals_mu_
 };
 
-// SIGQUIT without a watch of the program's: Go's default, the task dump and
-// exit status 2. run() installs a handler when SIGQUIT's action is the
-// default one (and puts it back at the end); the handler sets
-// sigquit_pending and wakes executor 0, whose loop calls handle_sigquit.
-inline std::atomic<bool> sigquit_pending{false};
-void install_sigquit(executor& wake) noexcept;
-void uninstall_sigquit(executor& wake) noexcept;
-// Delivers a pending SIGQUIT to the program's watch, or dumps and exits 2.
-void handle_sigquit(runtime& rt) noexcept;
+// Signal forwarding. While a runtime runs, a handler catches SIGQUIT (when
+// its action was the default one: Go's dump and exit 2) and every watched
+// signal, on whatever thread it lands: it sets the signal's bit in
+// signals_pending (bit signo - 1) and wakes executor 0, whose loop calls
+// handle_pending_signals. Executor 0 blocks the watched signals, which then
+// reach the hub's signalfd instead; the other runtime threads block them all.
+inline std::atomic<std::uint64_t> signals_pending{0};
+void install_signal_forwarding(runtime& rt) noexcept;
+void uninstall_signal_forwarding(const runtime& rt) noexcept;
+bool forwarding_owned_by(const runtime& rt) noexcept;
+// Installs the forwarding handler for signo, saving the previous action.
+bool forward_signal(int signo, struct sigaction* previous) noexcept;
+// Delivers each pending signal to the program's watch; an unwatched SIGQUIT
+// prints the task dump and exits 2.
+void handle_pending_signals(runtime& rt) noexcept;
 
 }  // namespace ringo::detail

@@ -25,17 +25,29 @@
 
 namespace ringo::detail {
 
-// One per runtime, on the executor that first watched a signal. The read is
-// submitted and completed on that executor's thread.
+// One per runtime. It lives on executor 0 (the thread that called run()),
+// the only runtime thread that does not block every asynchronous signal
+// (runtime::thread_main), so a process-directed signal that is watched is
+// blocked on every runtime thread and waits, pending, for the hub's
+// signalfd read on executor 0. Watches may be added and removed from any
+// thread; executor 0 applies each change (its signal mask, the read) itself,
+// through its mailbox.
 class signal_hub : public std::enable_shared_from_this<signal_hub> {
 public:
-    explicit signal_hub(executor& home) : home_(home) {
+    signal_hub(executor& home, const sigset_t& home_mask)
+        : home_(home), original_mask_(home_mask), owns_forwarding_(forwarding_owned_by(home.rt())) {
         sigemptyset(&watched_);
-        pthread_sigmask(SIG_BLOCK, nullptr, &original_mask_);
+        sigemptyset(&applied_);
         reader_.hub = this;
         reader_.complete = &on_read;
+        refresh_.hub = this;
+        refresh_.run = &on_refresh;
     }
-    ~signal_hub() {
+    ~signal_hub() {  // on executor 0's thread, after the executors are gone
+        if (owns_forwarding_)
+            for (int s = 1; s < NSIG && s <= 64; ++s)
+                if (s != SIGQUIT && sigismember(&watched_, s) == 1)
+                    ::sigaction(s, &previous_[s], nullptr);
         if (fd_ >= 0)
             ::close(fd_);
         pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);
@@ -81,19 +93,53 @@ private:
         signalfd_siginfo info{};
     };
 
-    // Recomputes the watched set, the signal mask and the signalfd; arms the
-    // read when something is watched (home thread), cancels it when not.
+    struct refresh_work : posted_work {
+        signal_hub* hub = nullptr;
+    };
+
+    // Recomputes the watched set and the signalfd's mask; executor 0 then
+    // blocks what is watched, and arms the read (or cancels it) itself.
     void update_locked() {
         sigset_t now;
         sigemptyset(&now);
         for (const auto& r : regs_)
             sigorset(&now, &now, &r.set);
-        // On home's thread: block what is watched now; unblock what no longer
-        // is (unless it was blocked before ringo touched it). Helper threads
-        // block every signal (lib/blocking.cpp).
-        bool on_home = this_executor == &home_;
-        for (int s = 1; on_home && s < NSIG; ++s) {
-            bool was = sigismember(&watched_, s) == 1, is = sigismember(&now, s) == 1;
+        // Process-wide at once, from any thread: a watched signal that reaches
+        // a thread not blocking it (the program's own, or executor 0 before it
+        // applies the change) is forwarded to the hub, never fatal.
+        if (owns_forwarding_)
+            for (int s = 1; s < NSIG && s <= 64; ++s) {
+                bool was = sigismember(&watched_, s) == 1, is = sigismember(&now, s) == 1;
+                if (s == SIGQUIT || was == is)
+                    continue;  // SIGQUIT is forwarded for the whole run (Go's dump)
+                if (is)
+                    forward_signal(s, &previous_[s]);
+                else
+                    ::sigaction(s, &previous_[s], nullptr);
+            }
+        watched_ = now;
+        fd_ = ::signalfd(fd_, &watched_, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd_ < 0)
+            throw std::system_error(errno, std::system_category(), "ringo::signals: signalfd");
+        if (this_executor == &home_)
+            apply_locked();
+        else
+            home_.post(&refresh_);
+    }
+
+    static void on_refresh(posted_work* w) noexcept {
+        signal_hub* hub = static_cast<refresh_work*>(w)->hub;
+        std::lock_guard l(hub->mu_);
+        hub->apply_locked();
+    }
+
+    // Executor 0's thread: its mask blocks exactly what is watched (plus what
+    // it blocked before ringo touched it); the read is armed while anything
+    // is watched, except once the runtime is stopping (teardown drains the
+    // ring: nothing may be submitted after that).
+    void apply_locked() noexcept {
+        for (int s = 1; s < NSIG; ++s) {
+            bool was = sigismember(&applied_, s) == 1, is = sigismember(&watched_, s) == 1;
             if (was && !is && sigismember(&original_mask_, s) != 1) {
                 sigset_t one;
                 sigemptyset(&one);
@@ -101,22 +147,19 @@ private:
                 pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
             }
         }
-        if (on_home)
-            pthread_sigmask(SIG_BLOCK, &now, nullptr);
-        watched_ = now;
-        fd_ = ::signalfd(fd_, &watched_, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (fd_ < 0)
-            throw std::system_error(errno, std::system_category(), "ringo::signals: signalfd");
-        if (!on_home)
-            return;  // the next completion on home re-evaluates
-        bool want = !regs_.empty();
-        if (want && !armed_) {
-            armed_ = true;
-            io_request r{IORING_OP_READ, fd_, reinterpret_cast<std::uint64_t>(&reader_.info), sizeof reader_.info};
-            home_.submit(&reader_, r);
-        } else if (!want && armed_) {
+        pthread_sigmask(SIG_BLOCK, &watched_, nullptr);
+        applied_ = watched_;
+        bool want = !regs_.empty() && !home_.rt().stopping();
+        if (want && !armed_)
+            arm_locked();
+        else if (!want && armed_)
             home_.cancel(&reader_);
-        }
+    }
+
+    void arm_locked() noexcept {
+        armed_ = true;
+        io_request r{IORING_OP_READ, fd_, reinterpret_cast<std::uint64_t>(&reader_.info), sizeof reader_.info};
+        home_.submit(&reader_, r);
     }
 
     static void on_read(io_op* op, int res, std::uint32_t) noexcept {
@@ -132,11 +175,12 @@ private:
             armed_ = false;
             if (res == static_cast<int>(sizeof(signalfd_siginfo)))
                 deliver_locked(static_cast<int>(reader_.info.ssi_signo), to_wake, to_cancel);
-            if (res != -ECANCELED && !regs_.empty() && this_executor == &home_) {
-                armed_ = true;
-                io_request r{IORING_OP_READ, fd_, reinterpret_cast<std::uint64_t>(&reader_.info), sizeof reader_.info};
-                home_.submit(&reader_, r);
-            }
+            // Read again while anything is watched: after a signal, and after
+            // a cancel that a new watch overtook. Not while stopping: a signal
+            // during teardown must not re-arm the read the drain just cancelled.
+            bool ok = res == static_cast<int>(sizeof(signalfd_siginfo)) || res == -ECANCELED || res == -EAGAIN;
+            if (ok && !regs_.empty() && !home_.rt().stopping())
+                arm_locked();
         }
         finish(to_wake, to_cancel);
     }
@@ -187,11 +231,15 @@ private:
     std::mutex mu_;
     // Guarded by mu_.
     std::vector<registration> regs_;
-    sigset_t watched_;
-    sigset_t original_mask_;
+    sigset_t watched_;        // what the watches cover
+    sigset_t applied_;        // what executor 0 blocks for them (its thread only)
+    sigset_t original_mask_;  // executor 0's mask before ringo touched it
+    struct sigaction previous_[NSIG] {};  // each watched signal's action before ringo forwarded it
+    const bool owns_forwarding_;          // set once: this runtime's handler forwards signals
     int fd_ = -1;
     bool armed_ = false;
     read_op reader_;
+    refresh_work refresh_;
     std::uint64_t ids_ = 0;
 };
 
@@ -201,7 +249,8 @@ signal_hub& hub_here(const char* what) {
     executor* ex = this_executor;
     if (ex == nullptr)
         outside_run(what);
-    return ex->rt().signal_hub_or_make([ex] { return std::make_shared<signal_hub>(*ex); });
+    runtime& rt = ex->rt();
+    return rt.signal_hub_or_make([&rt] { return std::make_shared<signal_hub>(rt.main_executor(), rt.caller_mask()); });
 }
 
 // notify_context's stop: ends the signal watch and cancels the context.
@@ -216,17 +265,18 @@ struct unwatch_on_stop final : ctx_callback {
     }
 };
 
-// SIGQUIT's default (see runtime_impl.hpp). Only the first of several
-// concurrent runtimes installs the handler.
-std::mutex quit_mu;
-executor* quit_owner = nullptr;           // guarded by quit_mu
-struct sigaction quit_previous {};         // guarded by quit_mu
-std::atomic<int> quit_wake_fd{-1};         // executor 0's wake-up eventfd, or -1
+// Signal forwarding (see runtime_impl.hpp). Only the first of several
+// concurrent runtimes owns it.
+std::mutex forward_mu;
+const runtime* forward_owner = nullptr;       // guarded by forward_mu
+struct sigaction quit_previous {};            // guarded by forward_mu
+bool quit_installed = false;                  // guarded by forward_mu
+std::atomic<int> forward_wake_fd{-1};         // executor 0's wake-up eventfd, or -1
 
-extern "C" void on_sigquit(int) {
+extern "C" void on_forwarded_signal(int signo) {
     int saved = errno;
-    sigquit_pending.store(true, std::memory_order_seq_cst);
-    int fd = quit_wake_fd.load(std::memory_order_seq_cst);
+    signals_pending.fetch_or(std::uint64_t(1) << (signo - 1), std::memory_order_seq_cst);
+    int fd = forward_wake_fd.load(std::memory_order_seq_cst);
     if (fd >= 0) {
         std::uint64_t one = 1;
         (void)!::write(fd, &one, sizeof one);  // async-signal-safe
@@ -236,41 +286,59 @@ extern "C" void on_sigquit(int) {
 
 }  // namespace
 
-void install_sigquit(executor& wake) noexcept {
-    std::lock_guard lock(quit_mu);
+void install_signal_forwarding(runtime& rt) noexcept {
+    std::lock_guard lock(forward_mu);
+    if (forward_owner != nullptr)
+        return;  // another runtime has it
+    forward_owner = &rt;
+    forward_wake_fd.store(rt.main_executor().wake_fd(), std::memory_order_seq_cst);
     struct sigaction now {};
-    if (quit_owner != nullptr || ::sigaction(SIGQUIT, nullptr, &now) != 0 || now.sa_handler != SIG_DFL)
-        return;  // another runtime has it, or the program handles SIGQUIT itself
+    if (::sigaction(SIGQUIT, nullptr, &now) == 0 && now.sa_handler == SIG_DFL)
+        quit_installed = forward_signal(SIGQUIT, &quit_previous);  // Go's default: dump and exit 2
+}
+
+void uninstall_signal_forwarding(const runtime& rt) noexcept {
+    std::lock_guard lock(forward_mu);
+    if (forward_owner != &rt)
+        return;
+    if (quit_installed)
+        ::sigaction(SIGQUIT, &quit_previous, nullptr);
+    quit_installed = false;
+    forward_wake_fd.store(-1, std::memory_order_seq_cst);
+    signals_pending.store(0, std::memory_order_seq_cst);
+    forward_owner = nullptr;
+}
+
+bool forward_signal(int signo, struct sigaction* previous) noexcept {
     struct sigaction sa {};
-    sa.sa_handler = &on_sigquit;
+    sa.sa_handler = &on_forwarded_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    quit_wake_fd.store(wake.wake_fd(), std::memory_order_seq_cst);
-    if (::sigaction(SIGQUIT, &sa, &quit_previous) == 0)
-        quit_owner = &wake;
+    return ::sigaction(signo, &sa, previous) == 0;
 }
 
-void uninstall_sigquit(executor& wake) noexcept {
-    std::lock_guard lock(quit_mu);
-    if (quit_owner != &wake)
-        return;
-    ::sigaction(SIGQUIT, &quit_previous, nullptr);
-    quit_wake_fd.store(-1, std::memory_order_seq_cst);
-    sigquit_pending.store(false, std::memory_order_seq_cst);
-    quit_owner = nullptr;
+bool forwarding_owned_by(const runtime& rt) noexcept {
+    std::lock_guard lock(forward_mu);
+    return forward_owner == &rt;
 }
 
-void handle_sigquit(runtime& rt) noexcept {
-    if (!sigquit_pending.exchange(false, std::memory_order_seq_cst))
-        return;
-    if (auto hub = rt.signal_hub_or_null(); hub && hub->watches(SIGQUIT)) {
-        hub->deliver(SIGQUIT);  // the program watches it: it reached a thread that does not block it
-        return;
+void handle_pending_signals(runtime& rt) noexcept {
+    std::uint64_t bits = signals_pending.exchange(0, std::memory_order_seq_cst);
+    auto hub = rt.signal_hub_or_null();
+    for (int signo = 1; bits != 0 && signo <= 64; ++signo) {
+        std::uint64_t bit = std::uint64_t(1) << (signo - 1);
+        if ((bits & bit) == 0)
+            continue;
+        bits &= ~bit;
+        if (hub && hub->watches(signo)) {
+            hub->deliver(signo);  // it reached a thread that does not block it: the program's own, say
+        } else if (signo == SIGQUIT) {
+            std::string msg = "SIGQUIT: quit\n\n" + dump_tasks();
+            std::fputs(msg.c_str(), stderr);
+            std::fflush(stderr);
+            std::_Exit(2);
+        }
     }
-    std::string msg = "SIGQUIT: quit\n\n" + dump_tasks();
-    std::fputs(msg.c_str(), stderr);
-    std::fflush(stderr);
-    std::_Exit(2);
 }
 
 }  // namespace ringo::detail

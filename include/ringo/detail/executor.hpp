@@ -32,6 +32,19 @@ struct io_op;       // detail/io_request.hpp: only I/O code needs them
 struct io_request;
 class ring;         // lib/ring.hpp
 
+// Work posted to an executor's mailbox: run(self) runs once on that
+// executor's own thread, soon after post(). The poster owns the object and
+// keeps it alive until it has run (or the runtime has ended). Posting an
+// object that is already queued does nothing: it runs once, and reads the
+// latest state when it does.
+struct posted_work {
+    void (*run)(posted_work* self) noexcept = nullptr;
+    posted_work* next_posted = nullptr;   // the mailbox's link
+    // true from post() until the executor takes it off the mailbox, just
+    // before run() (a post after that queues it again).
+    std::atomic<bool> queued{false};
+};
+
 // Intrusive FIFO of goroutine records, linked through goroutine::next.
 class run_queue {
 public:
@@ -156,8 +169,12 @@ public:
     // this executor has not picked up yet. Any thread.
     bool has_posted() const noexcept {
         return remote_.load(std::memory_order_seq_cst) != nullptr ||
-               timer_syncs_.load(std::memory_order_seq_cst) != nullptr;
+               timer_syncs_.load(std::memory_order_seq_cst) != nullptr ||
+               mailbox_.load(std::memory_order_seq_cst) != nullptr;
     }
+    // The mailbox: runs w->run(w) on this executor's thread. Any thread.
+    void post(posted_work* w) noexcept;
+
     // Wakes the executor if it sleeps (any thread).
     void notify() noexcept;
     // The eventfd whose write always wakes the executor (a signal handler's
@@ -203,6 +220,7 @@ private:
     // Any thread: Treiber stack of wake-ups from other threads.
     alignas(64) std::atomic<goroutine*> remote_{nullptr};
     std::atomic<timer_node*> timer_syncs_{nullptr};  // Treiber stack through sync_next
+    std::atomic<posted_work*> mailbox_{nullptr};       // Treiber stack through next_posted
     std::atomic<bool> sleeping_{false};
 };
 
