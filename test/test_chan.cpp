@@ -296,6 +296,44 @@ TEST_CASE("memory model: the k-th receive happens before the (k+C)-th send compl
     CHECK(peak == 3);
 }
 
+TEST_CASE("an aggregate holding a heap string, in the forms that are safe under g++ 12") {
+    // g++ 12 destroys a braced aggregate temporary written inside a co_await
+    // expression twice (co_await ch.send(msg{1, "text"})); a named value is
+    // safe: sent, received and sent as a select case, checked under ASan.
+    struct msg {
+        int id;
+        std::string text;
+    };
+    const std::string long_text(100, 'x');  // beyond the small-string buffer: on the heap
+    auto got = ringo::run([](std::string long_text) -> task<std::vector<msg>> {
+        chan<msg> ch(2);
+        std::vector<msg> out;
+        msg m{1, long_text};
+        co_await ch.send(std::move(m));
+        auto first = co_await ch.recv();
+        out.push_back(std::move(*first));
+
+        msg s{2, long_text + "!"};
+        chan<msg> never;
+        auto r = co_await ringo::select(ringo::send(ch, s), ringo::recv(never));
+        CHECK(r.index() == 0);
+        msg keep{3, long_text};
+        chan<msg> full(0);  // no receiver: this case loses and keeps its value
+        auto r2 = co_await ringo::select(ringo::send(full, keep), ringo::recv(ch));
+        CHECK(r2.index() == 1);
+        out.push_back(std::move(*r2.get<1>()));
+        out.push_back(std::move(keep));
+        co_return out;
+    }(long_text));
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].id == 1);
+    CHECK(got[0].text == long_text);
+    CHECK(got[1].id == 2);
+    CHECK(got[1].text == long_text + "!");
+    CHECK(got[2].id == 3);
+    CHECK(got[2].text == long_text);
+}
+
 TEST_CASE("chan<monostate> as a done signal") {
     run([]() -> task<void> {
         ringo::signal_chan done(0);
