@@ -41,7 +41,7 @@ TEST_CASE("an unbuffered send completes only when a receiver takes the value") {
         auto v = co_await ch.recv();
         out.push_back("got " + std::to_string(*v));
         co_await ringo::yield();
-    }(log));
+    }(log), ringo::runtime_options{.threads = 1});  // explicit steps: one executor
     CHECK(log == std::vector<std::string>{"send start", "receiving", "got 1", "send done"});
 }
 
@@ -305,19 +305,19 @@ TEST_CASE("an aggregate holding a heap string, in the forms that are safe under 
         std::string text;
     };
     const std::string long_text(100, 'x');  // beyond the small-string buffer: on the heap
-    auto got = ringo::run([](std::string long_text) -> task<std::vector<msg>> {
+    auto got = ringo::run([](std::string text) -> task<std::vector<msg>> {
         chan<msg> ch(2);
         std::vector<msg> out;
-        msg m{1, long_text};
+        msg m{1, text};
         co_await ch.send(std::move(m));
         auto first = co_await ch.recv();
         out.push_back(std::move(*first));
 
-        msg s{2, long_text + "!"};
+        msg s{2, text + "!"};
         chan<msg> never;
         auto r = co_await ringo::select(ringo::send(ch, s), ringo::recv(never));
         CHECK(r.index() == 0);
-        msg keep{3, long_text};
+        msg keep{3, text};
         chan<msg> full(0);  // no receiver: this case loses and keeps its value
         auto r2 = co_await ringo::select(ringo::send(full, keep), ringo::recv(ch));
         CHECK(r2.index() == 1);
