@@ -4,6 +4,7 @@
 // Every test here hung (a channel lock left held) or lost a waiter before.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -403,6 +404,74 @@ TEST_CASE("a select whose ready case throws moving its value throws, completes n
         auto v = co_await buffered.recv();
         CHECK(v->value() == 5);
     });
+}
+
+TEST_CASE("stress: throwing moves race with other cases on 4 threads; every value arrives exactly once") {
+    // Producers send through select(send(a), send(b)), every third value
+    // failing its first move (the producer retries with it); consumers select
+    // over both. A throwing hand-off reserves a parked select's claim while a
+    // counterpart on the other channel waits for it: that is the race here.
+    constexpr int producers = 4, consumers = 3, per_producer = 2000;
+    test::progress_watchdog dog(60s, "throwing-move stress");
+    lifetime_counts.reset();
+    auto got = ringo::run([]() -> task<std::vector<int>> {
+        chan<throwing> a(0), b(2);
+        chan<int> produced(producers);
+        chan<std::vector<int>> results(consumers);
+        for (int p = 0; p < producers; ++p)
+            ringo::go([](chan<throwing> x, chan<throwing> y, chan<int> done, int id) -> task<void> {
+                int lost = 0;  // values gone after a failed send (expected: none)
+                for (int k = 0; k < per_producer; ++k) {
+                    throwing v(id * per_producer + k, k % 3 == 0 ? 1 : 0);
+                    for (;;) {
+                        try {
+                            co_await ringo::select(ringo::send(x, v), ringo::send(y, v));
+                            break;
+                        } catch (const move_failure&) {
+                            lost += v.valid() ? 0 : 1;  // kept: try again
+                        }
+                    }
+                    test::tick();
+                }
+                co_await done.send(lost);
+            }, a, b, produced, p);
+        for (int c = 0; c < consumers; ++c)
+            ringo::go([](chan<throwing> x, chan<throwing> y, chan<std::vector<int>> out) -> task<void> {
+                std::vector<int> mine;
+                while (x || y) {
+                    try {
+                        auto r = co_await ringo::select(ringo::recv(x), ringo::recv(y));
+                        auto v = r.index() == 0 ? r.get<0>() : r.get<1>();
+                        if (v)
+                            mine.push_back(v->value());
+                        else
+                            (r.index() == 0 ? x : y) = {};  // closed and drained
+                    } catch (const move_failure&) {
+                        // a parked sender's value threw: it stays with its sender
+                    }
+                }
+                co_await out.send(std::move(mine));
+            }, a, b, results);
+        for (int p = 0; p < producers; ++p) {
+            auto lost = co_await produced.recv();
+            CHECK(lost == 0);
+        }
+        a.close();
+        b.close();
+        std::vector<int> all;
+        for (int c = 0; c < consumers; ++c) {
+            auto part = co_await results.recv();
+            all.insert(all.end(), part->begin(), part->end());
+        }
+        co_return all;
+    }(), ringo::runtime_options{.threads = 4});
+    REQUIRE(got.size() == std::size_t{producers * per_producer});
+    std::vector<int> seen(producers * per_producer);
+    for (int v : got)
+        ++seen[static_cast<std::size_t>(v)];
+    CHECK(std::count(seen.begin(), seen.end(), 1) == producers * per_producer);
+    CHECK(lifetime_counts.copied == 0);
+    CHECK(lifetime_counts.alive() == 0);
 }
 
 }  // TEST_SUITE

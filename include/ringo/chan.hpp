@@ -13,9 +13,9 @@
 // reference), compare equal when they refer to the same channel, and may be
 // used from any task on any runtime thread. Move-only T works.
 //
-// A T whose move constructor may throw: ringo never copies a T, it moves it
-// once per hand-off, and a throwing move leaves the channel unlocked, usable
-// and consistent, with no waiter lost:
+// A T whose move constructor may throw (ringo never copies a T): a move that
+// throws during a hand-off leaves the channel unlocked, usable and
+// consistent, with no waiter lost and no value leaked:
 //   - A send whose value throws as it moves to a parked receiver or into the
 //     buffer fails with that exception (co_await send, try_send, a select send
 //     case), as if it had not happened: the receiver stays parked, the value
