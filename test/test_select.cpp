@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -59,7 +60,7 @@ TEST_CASE("a send case delivers to a waiting receiver") {
         CHECK(r.index() == 1);
         co_await ringo::yield();
         co_return *result;
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // explicit steps: one executor
     CHECK(got == 11);
 }
 
@@ -392,7 +393,7 @@ TEST_CASE("stress: several producers and consumers selecting over receive and se
     struct shared {
         std::vector<chan<std::uint64_t>> in;
         chan<std::uint64_t> spill{2}, out{1};
-        int producers_left = producers, consumers_left = consumers;
+        std::atomic<int> producers_left{producers}, consumers_left{consumers};  // tasks on any thread
     };
     auto received = ringo::run([]() -> task<std::vector<std::uint64_t>> {
         auto s = std::make_shared<shared>();
