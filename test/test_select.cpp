@@ -4,10 +4,13 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <ringo/ringo.hpp>
@@ -57,7 +60,7 @@ TEST_CASE("a send case delivers to a waiting receiver") {
         CHECK(r.index() == 1);
         co_await ringo::yield();
         co_return *result;
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // explicit steps: one executor
     CHECK(got == 11);
 }
 
@@ -81,6 +84,119 @@ TEST_CASE("a send case's value is moved from only if it wins (move-only type)") 
     }());
 }
 
+// A send case refers to a non-const lvalue of any T, move-only included.
+template <class C, class V>
+concept can_send_case = requires(const C& c, V&& v) { ringo::send(c, std::forward<V>(v)); };
+static_assert(can_send_case<chan<std::unique_ptr<int>>, std::unique_ptr<int>&>);
+static_assert(can_send_case<ringo::send_chan<std::unique_ptr<int>>, std::unique_ptr<int>&>);
+static_assert(can_send_case<chan<std::unique_ptr<int>>, std::unique_ptr<int>>);
+static_assert(!can_send_case<chan<std::unique_ptr<int>>, const std::unique_ptr<int>&>);
+static_assert(can_send_case<chan<std::string>, const char*>);  // converted and owned
+static_assert(!can_send_case<chan<std::string>, int*>);
+
+TEST_CASE("a send case refers to an lvalue of a move-only type: the losing case never moves it, the winner does") {
+    ringo::run([]() -> task<void> {
+        chan<std::unique_ptr<int>> full(1), empty(1);
+        co_await full.send(std::make_unique<int>(1));
+        auto mine = std::make_unique<int>(2);
+        auto r = co_await ringo::select(ringo::send(full, mine), ringo::send(empty, mine));
+        CHECK(r.index() == 1);
+        CHECK(mine == nullptr);  // the winner moved it
+        auto sent = empty.try_recv();
+        REQUIRE(sent.value.has_value());
+        REQUIRE(*sent.value != nullptr);  // the loser did not move it first
+        CHECK(**sent.value == 2);
+
+        mine = std::make_unique<int>(3);
+        chan<int> ready(1);
+        co_await ready.send(0);
+        auto r2 = co_await ringo::select_biased(ringo::recv(ready), ringo::send(full, mine));
+        CHECK(r2.index() == 0);
+        REQUIRE(mine != nullptr);
+        CHECK_FALSE(ringo::try_select(ringo::send(full, mine)).has_value());
+        REQUIRE(mine != nullptr);
+        CHECK(*mine == 3);
+
+        ringo::send_chan<std::unique_ptr<int>> out = empty;
+        auto r3 = ringo::try_select(ringo::send(full, mine), ringo::send(out, mine));
+        REQUIRE(r3.has_value());
+        CHECK(r3->index() == 1);
+        CHECK(mine == nullptr);
+        CHECK(**empty.try_recv().value == 3);
+        CHECK(**full.try_recv().value == 1);  // never touched
+    }());
+}
+
+TEST_CASE("Go's TestPseudoRandomSend: two send cases on one channel both get through, parked or not") {
+    constexpr int n = 100;
+    for (std::size_t cap : {std::size_t{0}, std::size_t{n}}) {
+        CAPTURE(cap);
+        auto values = ringo::run([](std::size_t c_cap) -> task<std::vector<int>> {
+            chan<int> c(c_cap);
+            auto got = std::make_shared<std::vector<int>>();
+            chan<std::monostate> done(0);
+            ringo::go([](chan<int> ch, std::shared_ptr<std::vector<int>> g, chan<std::monostate> d) -> task<void> {
+                for (int i = 0; i < n; ++i) {
+                    co_await ringo::yield();  // the select parks first (when unbuffered)
+                    auto v = co_await ch.recv();
+                    g->push_back(*v);
+                }
+                d.close();
+            }, c, got, done);
+            for (int i = 0; i < n; ++i) {
+                int one = 1, zero = 0;
+                co_await ringo::select(ringo::send(c, one), ringo::send(c, zero));
+            }
+            co_await done.recv();
+            co_return *got;
+        }(cap), ringo::runtime_options{.threads = 1});
+        REQUIRE(values.size() == n);
+        int ones = 0;
+        for (int v : values)
+            ones += v;
+        CHECK(ones > n / 10);
+        CHECK(n - ones > n / 10);
+    }
+}
+
+TEST_CASE("a parked select with two receive cases on one channel wakes either (static and dynamic forms)") {
+    constexpr int rounds = 1000;
+    struct hits {
+        std::array<int, 2> fixed{}, dynamic{}, biased{};
+    };
+    auto h = ringo::run([]() -> task<hits> {
+        hits out;
+        chan<int> ch(0);
+        ringo::go([](chan<int> c) -> task<void> {
+            for (int i = 0; i < 3 * rounds; ++i) {
+                co_await ringo::yield();  // the select parks first
+                co_await c.send(i);
+            }
+        }, ch);
+        for (int i = 0; i < rounds; ++i) {
+            auto r = co_await ringo::select(ringo::recv(ch), ringo::recv(ch));
+            ++out.fixed[r.index()];
+        }
+        std::vector<ringo::select_case<int>> cases;
+        cases.push_back(ringo::select_case<int>::recv(ch));
+        cases.push_back(ringo::select_case<int>::recv(ch));
+        for (int i = 0; i < rounds; ++i) {
+            std::size_t k = co_await ringo::select(cases);
+            ++out.dynamic[k];
+        }
+        for (int i = 0; i < rounds; ++i) {
+            auto r = co_await ringo::select_biased(ringo::recv(ch), ringo::recv(ch));
+            ++out.biased[r.index()];
+        }
+        co_return out;
+    }(), ringo::runtime_options{.threads = 1});
+    for (int k = 0; k < 2; ++k) {  // expected 500 each; 100 is > 25 standard deviations away
+        CHECK(h.fixed[k] >= 100);
+        CHECK(h.dynamic[k] >= 100);
+    }
+    CHECK(h.biased[0] == rounds);  // select_biased keeps the written order
+}
+
 TEST_CASE("ready cases are chosen uniformly at random") {
     std::array<int, 4> hits{};
     ringo::run([](std::array<int, 4>& h) -> task<void> {
@@ -99,6 +215,24 @@ TEST_CASE("ready cases are chosen uniformly at random") {
         CHECK(n < 11'500);
     }
 }
+
+// select and select_biased are awaitable only as the temporary they are
+// written as: a stored one's send cases may refer to destroyed temporaries.
+template <class S>
+concept awaitable_as_lvalue = requires(S& s) { s.operator co_await(); } || requires(S& s) { s.await_ready(); };
+template <class S>
+concept awaitable_as_rvalue = requires(S&& s) {
+    static_cast<S&&>(s).operator co_await().await_ready();
+    static_cast<S&&>(s).operator co_await().await_resume();
+};
+using two_cases = ringo::select<ringo::detail::recv_case<int>, ringo::detail::send_case<int>>;
+using two_biased = ringo::select_biased<ringo::detail::recv_case<int>, ringo::detail::send_case<int>>;
+static_assert(std::is_same_v<decltype(ringo::select(ringo::recv(std::declval<chan<int>&>()),
+                                                    ringo::send(std::declval<chan<int>&>(), 1))),
+                             two_cases>);
+static_assert(!awaitable_as_lvalue<two_cases> && awaitable_as_rvalue<two_cases>);
+static_assert(!awaitable_as_lvalue<two_biased> && awaitable_as_rvalue<two_biased>);
+static_assert(!awaitable_as_lvalue<const two_cases>);
 
 TEST_CASE("select_biased takes the first ready case in written order") {
     ringo::run([]() -> task<void> {
@@ -259,7 +393,7 @@ TEST_CASE("stress: several producers and consumers selecting over receive and se
     struct shared {
         std::vector<chan<std::uint64_t>> in;
         chan<std::uint64_t> spill{2}, out{1};
-        int producers_left = producers, consumers_left = consumers;
+        std::atomic<int> producers_left{producers}, consumers_left{consumers};  // tasks on any thread
     };
     auto received = ringo::run([]() -> task<std::vector<std::uint64_t>> {
         auto s = std::make_shared<shared>();

@@ -12,6 +12,32 @@
 // on it block forever, close panics. Handles are cheap to copy (shared
 // reference), compare equal when they refer to the same channel, and may be
 // used from any task on any runtime thread. Move-only T works.
+//
+// A T whose move constructor may throw (ringo never copies a T): a move that
+// throws during a hand-off leaves the channel unlocked, usable and
+// consistent, with no waiter lost and no value leaked:
+//   - A send whose value throws as it moves to a parked receiver or into the
+//     buffer fails with that exception (co_await send, try_send, a select send
+//     case), as if it had not happened: the receiver stays parked, the value
+//     stays with the sender (as T's move constructor left it: intact if that
+//     constructor gives the strong guarantee).
+//   - A receive that throws while taking a parked sender's value or the
+//     buffer's head fails with that exception, as if it had not happened: the
+//     sender stays parked with its value, the buffered value stays first.
+//   - One hand-off cannot be undone: a receive from a full buffer takes the
+//     head, then moves a parked sender's value into the freed slot. If that
+//     second move throws, the receive succeeds and that sender's send (or
+//     select) throws the exception instead; its value stays with it.
+//   - A parked select as the counterpart stays parked, free to complete on
+//     another case.
+// Returning the received value to the caller moves it once more; if that move
+// throws, the value is lost, as with any function that returns by value.
+//
+// g++ 12 (Debian 12's compiler) destroys a braced aggregate temporary written
+// inside a co_await expression twice: `co_await ch.send(msg{1, "text"})`
+// frees msg's string twice (clang is fine). Name the value first:
+//   msg m{1, "text"};
+//   co_await ch.send(std::move(m));
 #pragma once
 
 #include <coroutine>
@@ -79,6 +105,35 @@ private:
     chan_state<T>* s_ = nullptr;
 };
 
+// recv_now / send_now for callers that hold `s.lock` by hand: if T's move
+// constructor throws, the lock is released before the exception leaves.
+template <class T>
+bool recv_now_or_unlock(chan_state<T>& s, std::optional<T>& out, goroutine*& wake) noexcept(nothrow_hand_off<T>) {
+    if constexpr (nothrow_hand_off<T>) {
+        return s.recv_now(out, wake);
+    } else {
+        try {
+            return s.recv_now(out, wake);
+        } catch (...) {
+            s.lock.unlock();
+            throw;
+        }
+    }
+}
+template <class T>
+bool send_now_or_unlock(chan_state<T>& s, T& v, goroutine*& wake) noexcept(nothrow_hand_off<T>) {
+    if constexpr (nothrow_hand_off<T>) {
+        return s.send_now(v, wake);
+    } else {
+        try {
+            return s.send_now(v, wake);
+        } catch (...) {
+            s.lock.unlock();
+            throw;
+        }
+    }
+}
+
 // co_await ch.recv(). The awaiter is the wait node.
 template <class T>
 class [[nodiscard]] recv_awaiter {
@@ -101,7 +156,7 @@ public:
         }
         goroutine* to_wake = nullptr;
         s_->lock.lock();
-        if (s_->recv_now(result_, to_wake)) {
+        if (recv_now_or_unlock(*s_, result_, to_wake)) {
             s_->lock.unlock();
             if (to_wake != nullptr)
                 wake(to_wake);
@@ -149,7 +204,7 @@ public:
             node_.closed = true;
             return false;
         }
-        if (s_->send_now(value_, to_wake)) {
+        if (send_now_or_unlock(*s_, value_, to_wake)) {
             s_->lock.unlock();
             if (to_wake != nullptr)
                 wake(to_wake);
@@ -164,6 +219,7 @@ public:
     void await_resume() const {
         if (node_.closed)
             throw panic_error("send on closed channel");
+        node_.rethrow_error();
     }
 
 private:

@@ -13,19 +13,38 @@
 //
 // Among ready cases one is chosen uniformly at random (select_biased: the
 // first in written order). A case that loses never consumes a value and never
-// delivers one. ringo::send(ch, v) refers to v: v is moved from only if that
-// case wins, so it must be used within the full expression of the select.
-// A nil channel disables its case; a select of only nil cases blocks forever.
-// A send case on a closed channel that is chosen throws panic_error, as Go does.
+// delivers one. A nil channel disables its case; a select of only nil cases
+// blocks forever. A send case on a closed channel that is chosen throws
+// panic_error, as Go does. A T whose move constructor throws: see chan.hpp
+// (the select throws it, and no case completes).
+//
+// ringo::send(ch, v) refers to v (an lvalue, also of a move-only T, or a
+// temporary): v is moved from only if that case wins. A case therefore lives
+// only as long as the full expression it is written in, and so select and
+// select_biased are awaitable only as the temporary they are written as:
+// `co_await ringo::select(...)` works, while `auto s = ringo::select(...);
+// co_await s;` does not compile (its operator co_await is rvalue-only), since
+// by then the temporaries its cases refer to are destroyed. (`co_await
+// std::move(s)` would defeat that: don't.)
+//
+// g++ 12 (Debian 12's compiler) destroys a braced aggregate temporary written
+// inside a co_await expression twice, also as a send case:
+// `co_await ringo::select(ringo::send(ch, msg{1, "text"}))` frees msg's string
+// twice (clang is fine). Name the value first, which also lets it survive a
+// losing case:
+//   msg m{1, "text"};
+//   co_await ringo::select(ringo::send(ch, m), ringo::recv(done));
 //
 // The algorithm is Go's selectgo, in three passes over the cases. Pass 1
 // polls the cases in random order and completes the first ready one; it first
 // tries each case under its own channel's lock alone (the fast path), then,
 // if none was ready, under the locks of every channel involved, taken in
 // address order. If still nothing is ready, pass 2 enqueues a wait node on
-// every channel, all sharing one select_state, and parks. The first
-// counterpart to claim that state completes the select (detail/waiter.hpp).
-// On resumption, pass 3 locks the channels again and unlinks the losing nodes.
+// every channel, in the same random order (so that of two cases on one
+// channel, neither is always first in its queue), all sharing one
+// select_state, and parks. The first counterpart to claim that state
+// completes the select (detail/waiter.hpp). On resumption, pass 3 locks the
+// channels again and unlinks the losing nodes.
 #pragma once
 
 #include <algorithm>
@@ -34,6 +53,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <source_location>
 #include <span>
@@ -123,6 +143,7 @@ struct case_node<send_case<T>> {
     void check() const {
         if (closed || w.closed)
             throw panic_error("send on closed channel (in select)");
+        w.rethrow_error();
     }
 };
 
@@ -190,9 +211,8 @@ struct select_engine {
             goroutine* to_wake = nullptr;
             visit(i, [&](auto& node) {
                 if (spinlock* l = node.lock()) {
-                    l->lock();
+                    std::lock_guard guard(*l);  // a throwing move of T leaves it unlocked
                     ready = node.poll(to_wake);
-                    l->unlock();
                 }
             });
             if (ready) {
@@ -217,15 +237,24 @@ struct select_engine {
         lock_set set(locks);
         goroutine* to_wake = nullptr;
         set.lock();
-        int winner = poll(to_wake);
+        int winner;
+        try {
+            winner = poll(to_wake);
+        } catch (...) {  // a throwing move of T: nothing was done, nothing enqueued
+            set.unlock();
+            throw;
+        }
         if (winner >= 0) {
             set.unlock();
             if (to_wake != nullptr)
                 wake(to_wake);
             return winner;
         }
+        // Enqueue in the poll order too: a counterpart takes the first node
+        // queued on its channel, so with several cases on one channel the
+        // written order would always win (select_biased keeps it).
         goroutine* g = park(h, task_state::select, site, "ringo::select");
-        for (std::size_t i = 0; i < n; ++i)
+        for (std::uint32_t i : order)
             visit(i, [&](auto& node) {
                 if (node.lock() != nullptr)
                     node.enqueue(g, &sel, static_cast<int>(i));
@@ -369,6 +398,16 @@ private:
     bool parked_ = false;
 };
 
+// What select's rvalue operator co_await returns: the select's own awaiter,
+// by reference (the select temporary outlives the suspension).
+template <class A>
+struct awaiter_ref {
+    A* a;
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) { return a->await_suspend(h); }
+    decltype(auto) await_resume() { return a->await_resume(); }
+};
+
 template <class T>
 struct dynamic_node;
 
@@ -393,22 +432,31 @@ detail::recv_case<T> recv(const recv_chan<T>& c) noexcept {
 }
 
 namespace detail {
+// A T the case can refer to: moved from only if the case wins.
+template <class T, class U>
+concept send_case_ref = std::same_as<std::remove_cvref_t<U>, T> && !std::is_const_v<std::remove_reference_t<U>>;
+template <class T, class U>
+concept send_case_value = send_case_ref<T, U> || std::constructible_from<T, U&&>;
+
 template <class T, class U>
 send_case<T> make_send_case(chan_state<T>* s, U&& v) {
-    if constexpr (std::is_same_v<std::remove_cvref_t<U>, T> && !std::is_const_v<std::remove_reference_t<U>>)
+    if constexpr (send_case_ref<T, U>)
         return send_case<T>{s, &v, std::nullopt};
     else
         return send_case<T>{s, nullptr, std::optional<T>(std::in_place, std::forward<U>(v))};
 }
 }  // namespace detail
 
+// send(ch, v) accepts a non-const T lvalue or rvalue, to which the case
+// refers (so a move-only T works as an lvalue too), or anything a T can be
+// constructed from, which the case converts and owns.
 template <class T, class U>
-    requires std::constructible_from<T, U&&>
+    requires detail::send_case_value<T, U>
 detail::send_case<T> send(const chan<T>& c, U&& v) {
     return detail::make_send_case(detail::state_of(c), std::forward<U>(v));
 }
 template <class T, class U>
-    requires std::constructible_from<T, U&&>
+    requires detail::send_case_value<T, U>
 detail::send_case<T> send(const send_chan<T>& c, U&& v) {
     return detail::make_send_case(detail::state_of(c), std::forward<U>(v));
 }
@@ -448,22 +496,36 @@ private:
 
 // co_await select(cases...): blocks until one case can proceed, completes
 // exactly that one, and says which (select_result). Records its call site.
+// Awaitable only as the temporary it is written as (see the header comment):
+// `auto s = ringo::select(...); co_await s;` does not compile.
 template <class... Cases>
-struct [[nodiscard]] select : detail::select_awaiter<false, Cases...> {
+struct [[nodiscard]] select : private detail::select_awaiter<false, Cases...> {
     static_assert((detail::is_case_v<Cases> && ...), "select takes ringo::recv(ch) / ringo::send(ch, v) cases");
+    using typename detail::select_awaiter<false, Cases...>::result_type;
+
     select(Cases... cs, std::source_location site = std::source_location::current())
         : detail::select_awaiter<false, Cases...>(site, std::move(cs)...) {}
+
+    detail::awaiter_ref<detail::select_awaiter<false, Cases...>> operator co_await() && noexcept { return {this}; }
+    // A stored select's send cases may refer to temporaries that are gone.
+    void operator co_await() & = delete;
 };
 template <class... Cases>
 select(Cases...) -> select<Cases...>;
 
 // co_await select_biased(cases...): as select, but the first ready case in
-// written order wins (no random choice).
+// written order wins (no random choice). Awaitable only as a temporary.
 template <class... Cases>
     requires(detail::is_case_v<Cases> && ...)
-struct [[nodiscard]] select_biased : detail::select_awaiter<true, Cases...> {
+struct [[nodiscard]] select_biased : private detail::select_awaiter<true, Cases...> {
+    using typename detail::select_awaiter<true, Cases...>::result_type;
+
     select_biased(Cases... cs, std::source_location site = std::source_location::current())
         : detail::select_awaiter<true, Cases...>(site, std::move(cs)...) {}
+
+    detail::awaiter_ref<detail::select_awaiter<true, Cases...>> operator co_await() && noexcept { return {this}; }
+    // A stored select's send cases may refer to temporaries that are gone.
+    void operator co_await() & = delete;
 };
 template <class... Cases>
 select_biased(Cases...) -> select_biased<Cases...>;
@@ -512,11 +574,21 @@ struct dynamic_node {
         }
     }
     void unlink() noexcept { (c.send_ ? s()->senders() : s()->receivers()).remove(&c.w_); }
-    // After winning: a claimed send moved the value out; a closed send panics.
+    // Before a select: a receive case reports only what it got, and nothing of
+    // an earlier select is left.
+    void start() noexcept {
+        if (!c.send_)
+            c.value.reset();
+        c.closed_ = false;
+        c.w_ = {};
+    }
+    // After winning: a claimed send moved the value out; a closed send panics;
+    // a send whose value threw as it moved (chan.hpp) rethrows, keeping it.
     void finish_won() {
         if (c.send_) {
             if (c.closed_ || c.w_.closed)
                 throw panic_error("send on closed channel (in select)");
+            c.w_.rethrow_error();
             c.value.reset();
         }
     }
@@ -528,8 +600,7 @@ public:
     dynamic_select_awaiter(std::vector<select_case<T>>& cases, std::source_location site)
         : cases_(cases), site_(site), order_(cases.size()), locks_(cases.size()) {
         for (auto& c : cases_)
-            if (!c.is_send())
-                c.value.reset();  // a receive case reports only what it got
+            dynamic_node<T>{c}.start();
     }
     dynamic_select_awaiter(const dynamic_select_awaiter&) = delete;
     dynamic_select_awaiter& operator=(const dynamic_select_awaiter&) = delete;
@@ -578,7 +649,8 @@ private:
 // co_await select(cases) over a std::vector<select_case<T>>: returns the index
 // of the case that won (see select_case::value for what it got or kept).
 // The vector must not change while the select waits. An empty vector, or only
-// nil cases, blocks forever.
+// nil cases, blocks forever. This form refers to nothing but the vector (its
+// send cases own their values), so it may also be stored and awaited later.
 template <class T>
 struct [[nodiscard]] select<std::vector<select_case<T>>> : detail::dynamic_select_awaiter<T> {
     select(std::vector<select_case<T>>& cases, std::source_location site = std::source_location::current())

@@ -5,6 +5,12 @@
 // receiver hands the value straight to it (and vice versa); otherwise it goes
 // through the buffer, or the sender waits. Wake-ups (ready()) are issued after
 // the lock is released. Any thread.
+//
+// Invariants (Go's chan.go), at every unlock, also after a throwing move:
+//   - a sender waits (queued, unclaimed) only while the buffer is full
+//     (cap 0: always full);
+//   - a receiver waits only while the buffer is empty;
+//   - a closed channel has no queued node.
 #pragma once
 
 #include <atomic>
@@ -58,27 +64,30 @@ public:
 
     // Receives at once if possible: true with `out` engaged (a value), or true
     // with `out` empty (closed and drained); false if the receiver must wait.
-    // `wake` is set to a sender to ready() after unlocking.
-    bool recv_now(std::optional<T>& out, goroutine*& wake) {
-        if (chan_waiter<T>* s = sendq_.dequeue()) {
-            if (cap_ == 0) {
-                out.emplace(std::move(*s->src));
-            } else {  // buffer full: take the head, the sender's value joins the tail
-                T* head = slot(0);
-                out.emplace(std::move(*head));
-                std::destroy_at(head);
-                std::construct_at(head, std::move(*s->src));
-                head_ = next_index(head_);
-            }
-            wake = s->g;
-            return true;
-        }
+    // `wake` is set to a sender to ready() after unlocking. `out` is empty on
+    // entry.
+    //
+    // If T's move constructor throws: taking a parked sender's value or the
+    // buffer's head propagates the exception with nothing changed (the sender
+    // stays queued, the value stays buffered). Refilling the buffer from a
+    // parked sender, after the head was taken, cannot propagate (the receive
+    // has happened): that sender is woken with the exception in its node.
+    bool recv_now(std::optional<T>& out, goroutine*& wake) noexcept(nothrow_hand_off<T>) {
         if (count_ > 0) {
             T* head = slot(0);
             out.emplace(std::move(*head));
             std::destroy_at(head);
             head_ = next_index(head_);
             --count_;
+            // A parked sender means the buffer was full: its value joins the tail.
+            if (chan_waiter<T>* s = sendq_.dequeue()) {
+                refill_from(*s);
+                wake = s->g;
+            }
+            return true;
+        }
+        if (chan_waiter<T>* s = sendq_.dequeue_with([&](chan_waiter<T>* w) { out.emplace(std::move(*w->src)); })) {
+            wake = s->g;  // unbuffered: straight from the sender
             return true;
         }
         return closed_;
@@ -87,9 +96,10 @@ public:
     // Sends at once if possible (the channel must not be closed): true if `v`
     // was moved to a waiting receiver or the buffer, false if the sender must
     // wait (v untouched). `wake` is set to a receiver to ready() after unlocking.
-    bool send_now(T& v, goroutine*& wake) {
-        if (chan_waiter<T>* r = recvq_.dequeue()) {
-            r->dst->emplace(std::move(v));
+    // If T's move constructor throws, the exception propagates with nothing
+    // changed (v as the constructor left it, the receiver still queued).
+    bool send_now(T& v, goroutine*& wake) noexcept(nothrow_hand_off<T>) {
+        if (chan_waiter<T>* r = recvq_.dequeue_with([&](chan_waiter<T>* w) { w->dst->emplace(std::move(v)); })) {
             wake = r->g;
             return true;
         }
@@ -124,6 +134,21 @@ protected:
     last_release_fn on_last_release_ = nullptr;
 
 private:
+    // Moves a claimed sender's value to the buffer's free tail slot.
+    void refill_from(chan_waiter<T>& s) noexcept {
+        if constexpr (nothrow_hand_off<T>) {
+            std::construct_at(slot(count_), std::move(*s.src));
+            ++count_;
+        } else {
+            try {
+                std::construct_at(slot(count_), std::move(*s.src));
+                ++count_;
+            } catch (...) {
+                s.error = std::current_exception();
+            }
+        }
+    }
+
     T* slot(std::size_t i) noexcept {
         std::size_t at = head_ + i;
         return buf_ + (at >= cap_ ? at - cap_ : at);

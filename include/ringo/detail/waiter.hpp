@@ -17,10 +17,16 @@
 //            a CAS that exactly one party wins across all the select's nodes).
 //            Only the claimer may now write the node: it moves the value
 //            (src -> buffer/receiver, or sender/buffer -> *dst), or sets
-//            `closed`, and records the select's winner.
+//            `closed` or `error`, and records the select's winner.
 //   done     The claimer calls ready(g) after it has written everything, and
 //            from then on it touches nothing of the node: the owner may resume
 //            on its own thread and destroy it at once.
+//
+// When T's move constructor may throw, a counterpart moves the value while the
+// node is still `waiting` and queued (dequeue_with): a select's claim is first
+// only reserved (select_state::reserve), so that no other case can win while
+// the value moves, then made final, or given back if the move threw - the
+// node then stays `waiting` as if nobody had met it.
 //
 // A select node whose claim fails is unlinked by whoever meets it (it lost;
 // the owner's pass 3 finds it already unlinked). The owner never reads a
@@ -30,7 +36,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <exception>
 #include <optional>
+#include <thread>
+#include <type_traits>
 
 #include <ringo/detail/executor.hpp>
 #include <ringo/detail/goroutine.hpp>
@@ -47,16 +57,56 @@ struct test_hooks {
 
 // Shared by the nodes of one select. Any thread.
 struct select_state {
-    std::atomic<bool> claimed{false};
+    enum class claim_state : std::uint8_t {
+        waiting,   // no case has completed yet
+        reserved,  // a counterpart is moving a value into or out of one node (held
+                   // for one move construction, under that node's channel lock)
+        won,       // final: the case `winner` completed the select
+    };
+    std::atomic<claim_state> state{claim_state::waiting};
     int winner = -1;  // written by the claimer before ready(), read by the owner after
 
     // True for exactly one caller: the party that completes the select.
-    bool claim() noexcept {
-        bool expected = false;
-        return !claimed.load(std::memory_order_relaxed) &&
-               claimed.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
+    // Waits out a reservation (another channel's lock holder, mid-move).
+    bool claim() noexcept { return acquire(claim_state::won); }
+
+    // Reserves the claim (waiting -> reserved); false once won. The caller then
+    // either commit()s or cancel_reservation()s, holding its channel's lock.
+    bool reserve() noexcept { return acquire(claim_state::reserved); }
+    void commit() noexcept { state.store(claim_state::won, std::memory_order_release); }
+    void cancel_reservation() noexcept { state.store(claim_state::waiting, std::memory_order_release); }
+
+private:
+    bool acquire(claim_state to) noexcept {
+        claim_state s = state.load(std::memory_order_relaxed);
+        for (unsigned spins = 0;; ++spins) {
+            if (s == claim_state::won)
+                return false;
+            if (s == claim_state::waiting) {
+                if (state.compare_exchange_weak(s, to, std::memory_order_acq_rel, std::memory_order_relaxed))
+                    return true;
+                continue;
+            }
+            // Reserved: the holder finishes one move construction and never
+            // waits for a lock, so this wait is short and cannot deadlock.
+            if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+                std::this_thread::yield();
+            }
+            s = state.load(std::memory_order_relaxed);
+        }
     }
 };
+
+// True when handing a T over cannot throw: the hot paths then take no
+// reservation and keep no exception.
+template <class T>
+inline constexpr bool nothrow_hand_off = std::is_nothrow_move_constructible_v<T>;
+
+struct no_error {};
 
 template <class T>
 struct chan_waiter {
@@ -74,6 +124,18 @@ struct chan_waiter {
 
     // Written by the claimer.
     bool closed = false;  // woken by close(): a receiver gets nothing, a sender panics
+    // A send node: the exception thrown by T's move constructor when a receiver
+    // took a buffered value and this sender's value could not join the buffer
+    // (see chan.hpp). Only for T whose move may throw.
+    [[no_unique_address]] std::conditional_t<nothrow_hand_off<T>, no_error, std::exception_ptr> error{};
+
+    // The owner, once resumed: rethrows `error`, if any.
+    void rethrow_error() const {
+        if constexpr (!nothrow_hand_off<T>) {
+            if (error)
+                std::rethrow_exception(error);
+        }
+    }
 };
 
 // FIFO of waiting nodes. Guarded by the channel's lock.
@@ -125,6 +187,45 @@ public:
             }
         }
         return nullptr;
+    }
+
+    // As dequeue(), and hands the value over with write(node) (a move
+    // construction) before returning the node. If write throws, the node stays
+    // queued and unclaimed - as if it had not been met - and the exception
+    // propagates. For nothrow T this is dequeue() then write().
+    template <class Write>
+    node* dequeue_with(Write&& write) noexcept(nothrow_hand_off<T>) {
+        if constexpr (nothrow_hand_off<T>) {
+            node* w = dequeue();
+            if (w != nullptr)
+                write(w);
+            return w;
+        } else {
+            while (node* w = head_) {
+                if (w->sel == nullptr) {
+                    write(w);
+                    remove(w);
+                    return w;
+                }
+                if (!w->sel->reserve()) {  // another case won: skip it
+                    remove(w);
+                    continue;
+                }
+                if (test_hooks::after_claim != nullptr) [[unlikely]]
+                    test_hooks::after_claim();
+                try {
+                    write(w);
+                } catch (...) {
+                    w->sel->cancel_reservation();
+                    throw;
+                }
+                w->sel->winner = w->case_index;
+                w->sel->commit();
+                remove(w);
+                return w;
+            }
+            return nullptr;
+        }
     }
 
 private:
