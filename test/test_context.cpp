@@ -14,6 +14,7 @@
 #include <ringo/ringo.hpp>
 
 #include "lifetime.hpp"
+#include "watchdog.hpp"
 
 using namespace std::chrono_literals;
 using clk = ringo::clock;
@@ -356,6 +357,39 @@ TEST_CASE("after_func on a dropped child still runs when an ancestor that could 
         co_await ringo::yield();
         CHECK(*ran == 1011);
     }(), ringo::runtime_options{.threads = 1});  // ordering by yield: one thread
+}
+
+TEST_CASE("after_func: stop racing with its context's death and an ancestor's cancel on other threads") {
+    ringo::run([]() -> task<void> {
+        test::progress_watchdog dog(30s, "after_func stop race");
+        constexpr int rounds = 2000;
+        auto ran = std::make_shared<std::atomic<int>>(0);
+        int stopped = 0;
+        for (int i = 0; i < rounds; ++i) {
+            auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+            auto [ctx, cancel] = ringo::with_cancel(root);
+            auto stop = ringo::after_func(ctx, [ran] { ran->fetch_add(1); });
+            std::atomic<bool> stop_result{false};
+            std::thread stopper([&stop_result, stop] { stop_result = stop(); });
+            std::thread canceller([cancel_root = cancel_root, i] {
+                if (i % 2 == 1)
+                    cancel_root();
+            });
+            ctx = {};  // the context dies (its callback moves to root) while the others run
+            cancel = {};
+            stopper.join();
+            canceller.join();
+            stopped += stop_result ? 1 : 0;
+            test::tick();
+        }
+        // Each f was either stopped or run, never both, never lost.
+        while (stopped + ran->load() < rounds) {
+            co_await ringo::sleep_for(1ms);
+            test::tick();
+        }
+        co_await ringo::sleep_for(5ms);
+        CHECK(stopped + ran->load() == rounds);
+    }());
 }
 
 TEST_CASE("after_func fired by a cancel on another thread runs on the runtime") {
