@@ -138,7 +138,8 @@ bool errgroup::waiter::await_suspend(std::coroutine_handle<> h) {
     bool ready = for_slot ? (st.limit < 0 || st.active < st.limit) : st.active == 0;
     if (ready)
         return false;
-    node.g = detail::park(h, detail::task_state::errgroup, site, for_slot ? "errgroup::wait_for_slot" : "errgroup::wait");
+    node.g = detail::park(h, detail::task_state::errgroup, site, 
+                          for_slot ? "ringo::errgroup::wait_for_slot" : "ringo::errgroup::wait");
     (for_slot ? st.space_waiters : st.waiters).push_back(&node);
     queued = true;
     return true;

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <coroutine>
 #include <csignal>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -388,6 +390,43 @@ TEST_CASE("singleflight: run_shared says whether the result went to more than on
         std::string plain = co_await sf.run("c", alone);       // run() still gives the value itself
         CHECK(plain == "solo");
     }(), ringo::runtime_options{.threads = 1});  // ordering by yield: one thread
+}
+
+TEST_CASE("sync awaitables awaited outside run name the call") {
+    // A coroutine driven by hand, with no ringo runtime on this thread.
+    struct bare {
+        struct promise_type {
+            std::exception_ptr error;
+            bare get_return_object() { return bare{std::coroutine_handle<promise_type>::from_promise(*this)}; }
+            std::suspend_always initial_suspend() noexcept { return {}; }
+            std::suspend_always final_suspend() noexcept { return {}; }
+            void return_void() noexcept {}
+            void unhandled_exception() noexcept { error = std::current_exception(); }
+        };
+        std::coroutine_handle<promise_type> h;
+    };
+    auto message = [](bare b) {
+        b.h.resume();
+        std::string what;
+        try {
+            if (b.h.promise().error)
+                std::rethrow_exception(b.h.promise().error);
+        } catch (const ringo::panic_error& e) {
+            what = e.what();
+        }
+        b.h.destroy();
+        return what;
+    };
+    ringo::rw_mutex rw;
+    REQUIRE(rw.try_lock());  // held: the awaits below must park
+    auto shared = [](ringo::rw_mutex& m) -> bare { auto g = co_await m.lock_shared(); (void)g.release(); };
+    CHECK(message(shared(rw)).find("ringo::rw_mutex::lock_shared called outside ringo::run") != std::string::npos);
+    auto exclusive = [](ringo::rw_mutex& m) -> bare { auto g = co_await m.lock(); (void)g.release(); };
+    CHECK(message(exclusive(rw)).find("ringo::rw_mutex::lock called outside ringo::run") != std::string::npos);
+    ringo::mutex mu;
+    REQUIRE(mu.try_lock());
+    auto locker = [](ringo::mutex& m) -> bare { auto g = co_await m.lock(); (void)g.release(); };
+    CHECK(message(locker(mu)).find("ringo::mutex::lock called outside ringo::run") != std::string::npos);
 }
 
 TEST_CASE("wait_group::go outside run names the call and adds nothing") {

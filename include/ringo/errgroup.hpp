@@ -80,7 +80,7 @@ struct slot_awaiter {
     } node;
     bool queued = false;
     slot_awaiter(errgroup_state& s, std::uint64_t t, std::source_location at = std::source_location::current(),
-                 const char* call = "errgroup slot") noexcept
+                 const char* call = "ringo::errgroup::go") noexcept
         : st(s), ticket(t), site(at), what(call) {}
     slot_awaiter(const slot_awaiter&) = delete;
     ~slot_awaiter();
@@ -178,8 +178,7 @@ public:
         static_assert(std::is_lvalue_reference_v<F> || std::is_trivially_destructible_v<std::remove_cvref_t<F>>,
                       "errgroup::go_wait: bind the callable to a named local first "
                       "(auto job = [..]() -> ringo::task<> {..}; co_await g.go_wait(job);)");
-        using G = std::decay_t<F>;
-        return go_waiter<G>(*this, std::forward<F>(f), site);
+        return go_waiter<F>(*this, std::forward<F>(f), site);
     }
 
     // co_await g.wait_for_slot(): until fewer than limit tasks are active
@@ -195,16 +194,20 @@ public:
     }
 
 private:
-    // co_await g.go_wait(f). Holds a reference to f (or a copy of a trivial one).
-    template <class G>
+    // co_await g.go_wait(f). Refers to the caller's f (or holds a copy of a
+    // trivially destructible one: a function pointer, a captureless lambda).
+    template <class F>
     struct [[nodiscard]] go_waiter {
+        using G = std::decay_t<F>;
+        using stored = std::conditional_t<std::is_lvalue_reference_v<F> && !std::is_trivially_destructible_v<G>, F, G>;
+
         errgroup& g;
-        std::conditional_t<std::is_trivially_destructible_v<G>, G, G&> f;
+        stored f;
         detail::slot_awaiter slot;
 
         template <class U>
         go_waiter(errgroup& group, U&& fn, std::source_location site)
-            : g(group), f(std::forward<U>(fn)), slot(*group.st_, detail::no_ticket, site, "errgroup::go_wait") {}
+            : g(group), f(std::forward<U>(fn)), slot(*group.st_, detail::no_ticket, site, "ringo::errgroup::go_wait") {}
         go_waiter(const go_waiter&) = delete;
         bool await_ready() const noexcept { return false; }
         bool await_suspend(std::coroutine_handle<> h) {

@@ -169,7 +169,7 @@ public:
                 std::lock_guard lock(wg.lock_);
                 if (wg.count_ == 0)
                     return false;
-                node.g = detail::park(h, detail::task_state::wait_group, site, "wait_group::wait");
+                node.g = detail::park(h, detail::task_state::wait_group, site, "ringo::wait_group::wait");
                 wg.waiters_.push_back(&node);
                 queued = true;
                 return true;
@@ -248,7 +248,7 @@ public:
                     m.locked_ = true;
                     return false;
                 }
-                node.g = detail::park(h, detail::task_state::mutex, site, "mutex::lock");
+                node.g = detail::park(h, detail::task_state::mutex, site, "ringo::mutex::lock");
                 m.waiters_.push_back(&node);
                 queued = true;
                 return true;
@@ -337,7 +337,8 @@ private:
                 Exclusive ? void(m.writer_ = true) : void(++m.readers_);
                 return false;
             }
-            node.g = detail::park(h, detail::task_state::mutex, site, "rw_mutex::lock");
+            node.g = detail::park(h, detail::task_state::mutex, site,
+                                  Exclusive ? "ringo::rw_mutex::lock" : "ringo::rw_mutex::lock_shared");
             (Exclusive ? m.writers_q_ : m.readers_q_).push_back(&node);
             queued = true;
             return true;
@@ -387,7 +388,7 @@ public:
             bool await_ready() const noexcept { return false; }
             void await_suspend(std::coroutine_handle<> h) {
                 awaited = true;
-                node.g = detail::park(h, detail::task_state::cond, site, "cond::wait");
+                node.g = detail::park(h, detail::task_state::cond, site, "ringo::cond::wait");
                 {
                     std::lock_guard lock(c.lock_);
                     c.waiters_.push_back(&node);
@@ -445,7 +446,7 @@ private:
                     mine = true;
                     return false;
                 }
-                node.g = detail::park(h, detail::task_state::once, site, "once::call");
+                node.g = detail::park(h, detail::task_state::once, site, "ringo::once::call");
                 o.waiters_.push_back(&node);
                 queued = true;
                 return true;
@@ -624,7 +625,7 @@ private:
                 std::lock_guard lock(sf.lock_);
                 if (c.done)
                     return false;
-                node.g = detail::park(h, detail::task_state::once, site, "singleflight::run");
+                node.g = detail::park(h, detail::task_state::once, site, "ringo::singleflight::run");
                 c.waiters.push_back(&node);
                 queued = true;
                 return true;
