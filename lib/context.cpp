@@ -10,29 +10,24 @@
 
 namespace ringo::detail {
 
-ctx_node::~ctx_node() {
-    if (parent_ != nullptr)
-        parent_->release();
-}
-
 // A cancellable node: with_cancel, with_cancel_cause, with_deadline.
 class cancel_node final : public ctx_node {
 public:
-    cancel_node(ctx_node* parent, std::optional<clock::time_point> deadline)
-        : ctx_node(parent), deadline_(deadline) {
+    cancel_node(ctx_node* parent, std::optional<clock::time_point> deadline, std::error_code deadline_cause)
+        : ctx_node(parent, this),
+          deadline_(deadline ? deadline : inherited_deadline(parent)),
+          deadline_cause_(deadline_cause) {
         timer_.owner = this;
         timer_.on_event = &on_timer;
     }
     ~cancel_node() override {
         unlink_from_parent();
+        pass_on_callbacks();
         if (done_ != nullptr)
             done_->release();
     }
 
-    cancel_node* cancel_ancestor() noexcept override { return this; }
-    std::optional<clock::time_point> deadline() const noexcept override {
-        return deadline_ ? deadline_ : ctx_node::deadline();
-    }
+    std::optional<clock::time_point> deadline() const noexcept { return deadline_; }
 
     // Links this new node under the nearest cancellable ancestor, or cancels it
     // at once if that one is already cancelled.
@@ -72,55 +67,22 @@ public:
         home.add_timer(&timer_, *deadline_);
     }
 
+    // Cancels this node and every descendant, iteratively (a deep chain
+    // does not recurse). Callbacks run last, once the whole subtree is done.
     void cancel(std::error_code err, std::error_code cause) noexcept {
-        chan_waiter<std::monostate>* woken = nullptr;
-        std::vector<cancel_node*> children;
+        std::vector<cancel_node*> todo;  // retained descendants still to cancel
         std::vector<std::shared_ptr<ctx_callback>> callbacks;
-        bool remove_timer = false, post_timer = false;
-        {
-            std::lock_guard lock(mu_);
-            if (done_flag_.load(std::memory_order_relaxed))
-                return;
-            err_ = err;
-            cause_ = cause ? cause : err;
-            done_flag_.store(true, std::memory_order_release);
-            if (done_ != nullptr) {
-                std::lock_guard chan_lock(done_->lock);
-                woken = done_->close_locked();
-            }
-            children.reserve(children_);
-            for (cancel_node* c = first_child_; c != nullptr; c = c->next_sibling_) {
-                c->linked_ = false;  // a dying child then does not unlink itself
-                if (c->try_retain())
-                    children.push_back(c);
-            }
-            first_child_ = nullptr;
-            children_ = 0;
-            callbacks.swap(callbacks_);
-            if (timer_state_ == armed) {
-                if (home_ == this_executor) {
-                    timer_state_ = idle;
-                    remove_timer = true;
-                } else {
-                    timer_state_ = disarming;  // home removes it on the sync request
-                    post_timer = true;
-                }
-            }
-        }
-        wake_all(woken);
-        for (cancel_node* c : children) {
-            c->cancel(err, cause_);
+        if (!cancel_one(err, cause, todo, callbacks))
+            return;
+        std::error_code inherited = cause ? cause : err;  // what the children record as their cause
+        while (!todo.empty()) {
+            cancel_node* c = todo.back();
+            todo.pop_back();
+            c->cancel_one(err, inherited, todo, callbacks);
             c->release();
         }
         for (auto& cb : callbacks)
             cb->on_cancel();
-        unlink_from_parent();
-        if (post_timer)
-            home_->post_timer_sync(&timer_);
-        if (remove_timer) {  // last: may free this node
-            home_->remove_timer(&timer_);
-            release();
-        }
     }
 
     bool done() const noexcept { return done_flag_.load(std::memory_order_acquire); }
@@ -140,15 +102,14 @@ public:
         return recv_chan<std::monostate>(chan_ref<std::monostate>(done_));
     }
 
-    void add_callback(std::shared_ptr<ctx_callback> cb) {
-        {
-            std::lock_guard lock(mu_);
-            if (!done_flag_.load(std::memory_order_relaxed)) {
-                callbacks_.push_back(std::move(cb));
-                return;
-            }
-        }
-        cb->on_cancel();
+    // Registers cb (cb->lock held by the caller); false if already cancelled.
+    bool try_add_callback(std::shared_ptr<ctx_callback> cb) {
+        std::lock_guard lock(mu_);
+        if (done_flag_.load(std::memory_order_relaxed))
+            return false;
+        cb->node = this;
+        callbacks_.push_back(std::move(cb));
+        return true;
     }
     void remove_callback(const ctx_callback* cb) noexcept {
         std::lock_guard lock(mu_);
@@ -165,6 +126,66 @@ private:
     };
     enum timer_status { idle, armed, disarming };
 
+    static std::optional<clock::time_point> inherited_deadline(ctx_node* parent) noexcept {
+        cancel_node* p = parent != nullptr ? parent->cancel_ancestor() : nullptr;
+        return p != nullptr ? p->deadline_ : std::nullopt;
+    }
+
+    // Cancels this node alone: false if it already was. Its retained
+    // children join `todo`, its callbacks `callbacks`.
+    bool cancel_one(std::error_code err, std::error_code cause, std::vector<cancel_node*>& todo,
+                    std::vector<std::shared_ptr<ctx_callback>>& callbacks) noexcept {
+        chan_waiter<std::monostate>* woken = nullptr;
+        bool remove_timer = false, post_timer = false;
+        std::size_t first_callback = callbacks.size();
+        {
+            std::lock_guard lock(mu_);
+            if (done_flag_.load(std::memory_order_relaxed))
+                return false;
+            err_ = err;
+            cause_ = cause ? cause : err;
+            done_flag_.store(true, std::memory_order_release);
+            if (done_ != nullptr) {
+                std::lock_guard chan_lock(done_->lock);
+                woken = done_->close_locked();
+            }
+            for (cancel_node* c = first_child_; c != nullptr; c = c->next_sibling_) {
+                c->linked_ = false;  // a dying child then does not unlink itself
+                if (c->try_retain())
+                    todo.push_back(c);
+            }
+            first_child_ = nullptr;
+            children_ = 0;
+            for (auto& cb : callbacks_)
+                callbacks.push_back(std::move(cb));
+            callbacks_.clear();
+            if (timer_state_ == armed) {
+                if (home_ == this_executor) {
+                    timer_state_ = idle;
+                    remove_timer = true;
+                } else {
+                    timer_state_ = disarming;  // home removes it on the sync request
+                    post_timer = true;
+                }
+            }
+        }
+        wake_all(woken);
+        // Our callbacks no longer point at us: a stop() racing with this
+        // cancel then never touches this node after it is freed.
+        for (std::size_t i = first_callback; i < callbacks.size(); ++i) {
+            std::lock_guard lock(callbacks[i]->lock);
+            callbacks[i]->node = nullptr;
+        }
+        unlink_from_parent();
+        if (post_timer)
+            home_->post_timer_sync(&timer_);
+        if (remove_timer) {  // last: may free this node
+            home_->remove_timer(&timer_);
+            release();
+        }
+        return true;
+    }
+
     void unlink_from_parent() noexcept {
         cancel_node* p = linked_to_;
         if (p == nullptr)
@@ -180,6 +201,31 @@ private:
         if (next_sibling_ != nullptr)
             next_sibling_->prev_sibling_ = prev_sibling_;
         --p->children_;
+    }
+
+    // Dying uncancelled: only the ancestor we were linked under can still
+    // cancel what we would have, so our callbacks wait on it now (run at
+    // once if it is cancelled already); with none, they can never run and
+    // are dropped. The ancestor is alive: our parent chain holds it.
+    void pass_on_callbacks() noexcept {
+        std::vector<std::shared_ptr<ctx_callback>> mine;
+        {
+            std::lock_guard lock(mu_);  // a concurrent stop() may be removing one
+            mine.swap(callbacks_);
+        }
+        for (auto& cb : mine) {
+            bool run_now = false;
+            {
+                std::lock_guard lock(cb->lock);  // waits for a stop() that is forgetting it
+                if (cb->node != this)
+                    continue;  // stopped meanwhile
+                cb->node = nullptr;
+                if (linked_to_ != nullptr)
+                    run_now = !linked_to_->try_add_callback(cb);
+            }
+            if (run_now)
+                cb->on_cancel();
+        }
     }
 
     // On home_'s thread.
@@ -201,11 +247,13 @@ private:
         if (e == timer_event::sync)
             n->home_->remove_timer(t);
         if (fire)
-            n->cancel(make_error_code(errc::deadline_exceeded), {});
+            n->cancel(make_error_code(errc::deadline_exceeded), n->deadline_cause_);
         n->release();  // the heap's reference
     }
 
-    const std::optional<clock::time_point> deadline_;
+    // Set once.
+    const std::optional<clock::time_point> deadline_;  // this node's or the inherited one
+    const std::error_code deadline_cause_;             // cause() when the deadline passes (empty: err)
     std::atomic<bool> done_flag_{false};
 
     spinlock mu_;
@@ -226,18 +274,28 @@ private:
     bool linked_ = false;
 };
 
-ctx_node* new_cancel_node(const ctx_ref& parent, std::optional<clock::time_point> deadline) {
-    auto* n = new cancel_node(parent.share(), deadline);
+ctx_node* new_cancel_node(const ctx_ref& parent, std::optional<clock::time_point> deadline,
+                          std::error_code deadline_cause) {
+    auto* n = new cancel_node(parent.share(), deadline, deadline_cause);
     n->attach();
     return n;
 }
 
 void cancel(cancel_node* n, std::error_code err, std::error_code cause) noexcept { n->cancel(err, cause); }
+std::optional<clock::time_point> deadline_of(cancel_node* n) noexcept { return n->deadline(); }
 bool is_done(cancel_node* n) noexcept { return n->done(); }
 std::error_code err_of(cancel_node* n) noexcept { return n->err(); }
 std::error_code cause_of(cancel_node* n) noexcept { return n->cause(); }
 recv_chan<std::monostate> done_of(cancel_node* n) { return n->done_chan(); }
-void on_cancel(cancel_node* n, std::shared_ptr<ctx_callback> cb) { n->add_callback(std::move(cb)); }
+void on_cancel(cancel_node* n, std::shared_ptr<ctx_callback> cb) {
+    bool registered;
+    {
+        std::lock_guard lock(cb->lock);
+        registered = n->try_add_callback(cb);
+    }
+    if (!registered)
+        cb->on_cancel();
+}
 void forget_callback(cancel_node* n, const ctx_callback* cb) noexcept { n->remove_callback(cb); }
 std::size_t child_count(cancel_node* n) noexcept { return n->child_count(); }
 
@@ -248,26 +306,26 @@ executor& current_executor(const char* what) {
 }
 
 void ctx_after_func::on_cancel() noexcept {
-    int pending = 0;
-    if (state_.compare_exchange_strong(pending, 1, std::memory_order_acq_rel))
+    state pending = state::pending;
+    if (state_.compare_exchange_strong(pending, state::ran, std::memory_order_acq_rel))
         start_task();
 }
 
 bool ctx_after_func::stop() {
-    int pending = 0;
-    if (!state_.compare_exchange_strong(pending, 2, std::memory_order_acq_rel))
+    state pending = state::pending;
+    if (!state_.compare_exchange_strong(pending, state::stopped, std::memory_order_acq_rel))
         return false;
-    if (node_ != nullptr)
-        forget_callback(node_, this);
+    std::lock_guard l(lock);  // a dying node passing us on waits for this
+    if (node != nullptr) {    // alive: a node clears it (under lock) before it goes
+        forget_callback(node, this);
+        node = nullptr;
+    }
     return true;
 }
 
-stop_func after_func_ctx(const context&, std::shared_ptr<ctx_after_func> cb) {
-    if (cb->node_ != nullptr) {
-        cb->node_->retain();
-        cb->keep_ = ctx_ref(cb->node_);
-        on_cancel(cb->node_, cb);
-    }
+stop_func after_func_ctx(cancel_node* n, std::shared_ptr<ctx_after_func> cb) {
+    if (n != nullptr)
+        on_cancel(n, cb);
     return stop_func(std::move(cb));
 }
 
@@ -288,6 +346,7 @@ task<std::error_code> sleep_ctx(context c, clock::duration d, std::source_locati
     co_return r.index() == 0 ? c.err() : std::error_code();
 }
 
+#if RINGO_HAS_STOP_TOKEN
 namespace {
 
 // Requests a stop on a std::stop_source when its context is cancelled.
@@ -297,6 +356,7 @@ struct stop_source_callback final : ctx_callback {
 };
 
 }  // namespace
+#endif
 
 }  // namespace ringo::detail
 
@@ -322,20 +382,38 @@ std::pair<context, cancel_cause_func> with_cancel_cause(context parent) {
     return {context(n), cancel_cause_func(n)};
 }
 
-std::pair<context, cancel_func> with_deadline(context parent, clock::time_point d) {
+namespace {
+
+// with_deadline and its variants; `what` names the call for misuse messages.
+std::pair<context, cancel_func> deadline_child(context parent, clock::time_point d, std::error_code cause,
+                                               const char* what) {
     if (auto cur = parent.deadline(); cur && *cur <= d)
         return with_cancel(std::move(parent));  // the parent's earlier deadline applies
-    detail::ctx_ref n(detail::new_cancel_node(parent.node(), d));
-    auto* c = static_cast<detail::cancel_node*>(n.get());
+    detail::ctx_ref n(detail::new_cancel_node(parent.node(), d, cause));
+    auto* c = n.get()->cancel_ancestor();
     if (d <= clock::now())
-        detail::cancel(c, make_error_code(errc::deadline_exceeded), {});
+        detail::cancel(c, make_error_code(errc::deadline_exceeded), cause);
     else
-        c->arm_deadline(detail::current_executor("ringo::with_deadline"));
+        c->arm_deadline(detail::current_executor(what));
     return {context(n), cancel_func(n)};
 }
 
+}  // namespace
+
+std::pair<context, cancel_func> with_deadline(context parent, clock::time_point d) {
+    return deadline_child(std::move(parent), d, {}, "ringo::with_deadline");
+}
+
 std::pair<context, cancel_func> with_timeout(context parent, clock::duration d) {
-    return with_deadline(std::move(parent), clock::now() + d);
+    return deadline_child(std::move(parent), detail::deadline_after(d), {}, "ringo::with_timeout");
+}
+
+std::pair<context, cancel_func> with_deadline_cause(context parent, clock::time_point d, std::error_code cause) {
+    return deadline_child(std::move(parent), d, cause, "ringo::with_deadline_cause");
+}
+
+std::pair<context, cancel_func> with_timeout_cause(context parent, clock::duration d, std::error_code cause) {
+    return deadline_child(std::move(parent), detail::deadline_after(d), cause, "ringo::with_timeout_cause");
 }
 
 std::error_code cause(const context& c) {
@@ -347,6 +425,7 @@ context without_cancel(context parent) {
     return context(detail::ctx_ref(new detail::detached_node(parent.node().share())));
 }
 
+#if RINGO_HAS_STOP_TOKEN
 std::stop_token to_stop_token(const context& c) {
     detail::cancel_node* n = c.node().get() != nullptr ? c.node().get()->cancel_ancestor() : nullptr;
     if (n == nullptr)
@@ -356,5 +435,6 @@ std::stop_token to_stop_token(const context& c) {
     detail::on_cancel(n, std::move(cb));
     return token;
 }
+#endif
 
 }  // namespace ringo

@@ -9,6 +9,7 @@ namespace detail {
 static void wake(sync_waiter* list) noexcept { wake_list(list); }
 
 void errgroup_state::fail(std::error_code e, std::exception_ptr x) noexcept {
+    std::exception_ptr thrown = x;
     bool first;
     {
         std::lock_guard l(lock);
@@ -19,8 +20,19 @@ void errgroup_state::fail(std::error_code e, std::exception_ptr x) noexcept {
             exc = std::move(x);
         }
     }
-    if (first)
-        cancel();
+    if (!first)
+        return;
+    std::error_code cause = e;
+    if (thrown != nullptr) {
+        cause = make_error_code(errc::canceled);
+        try {
+            std::rethrow_exception(thrown);
+        } catch (const std::system_error& se) {
+            cause = se.code();
+        } catch (...) {
+        }
+    }
+    cancel(cause);
 }
 
 void errgroup_state::finish() noexcept {
@@ -65,7 +77,7 @@ bool slot_awaiter::await_suspend(std::coroutine_handle<> h) {
     std::lock_guard l(st.lock);
     if (ticket < st.next_grant)
         return false;  // granted before we got here
-    node.g = park(h, task_state::errgroup, std::source_location::current(), "errgroup slot");
+    node.g = park(h, task_state::errgroup, site, what);
     node.ticket = ticket;
     st.slot_waiters.insert_sorted(&node, [](const sync_waiter* a, const sync_waiter* b) {
         return static_cast<const ticket_waiter*>(a)->ticket < static_cast<const ticket_waiter*>(b)->ticket;
@@ -79,7 +91,7 @@ bool slot_awaiter::await_suspend(std::coroutine_handle<> h) {
 errgroup::errgroup() : st_(std::make_shared<detail::errgroup_state>()) {}
 
 errgroup::errgroup(context parent) : errgroup() {
-    auto [ctx, cancel] = with_cancel(std::move(parent));
+    auto [ctx, cancel] = with_cancel_cause(std::move(parent));
     st_->ctx = std::move(ctx);
     st_->cancel = std::move(cancel);
 }
@@ -126,7 +138,8 @@ bool errgroup::waiter::await_suspend(std::coroutine_handle<> h) {
     bool ready = for_slot ? (st.limit < 0 || st.active < st.limit) : st.active == 0;
     if (ready)
         return false;
-    node.g = detail::park(h, detail::task_state::errgroup, site, for_slot ? "errgroup::wait_for_slot" : "errgroup::wait");
+    node.g = detail::park(h, detail::task_state::errgroup, site, 
+                          for_slot ? "ringo::errgroup::wait_for_slot" : "ringo::errgroup::wait");
     (for_slot ? st.space_waiters : st.waiters).push_back(&node);
     queued = true;
     return true;

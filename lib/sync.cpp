@@ -264,9 +264,14 @@ void semaphore::release(std::int64_t n) {
 task<std::error_code> semaphore::acquire(context ctx, std::int64_t n, std::source_location site) {
     if (std::error_code e = ctx.err())
         co_return e;
+    recv_chan<std::monostate> done = ctx.done();
+    if (n > size_) {
+        // Doomed: never queued, so no other acquire waits behind it (x/sync).
+        (void)co_await done.recv(site);
+        co_return ctx.err();
+    }
     if (try_acquire(n))
         co_return std::error_code();
-    recv_chan<std::monostate> done = ctx.done();
     detail::select_awaiter<false, detail::sem_acquire_case, detail::recv_case<std::monostate>> s(
         site, detail::sem_acquire_case{this, n}, detail::recv_case<std::monostate>{detail::state_of(done)});
     auto r = co_await s;

@@ -9,13 +9,14 @@ timer_state::timer_state(executor* h, clock::time_point d, clock::duration p)
     : chan_state<clock::time_point>(1), home(h), deadline(d), period(p) {
     on_event = &on_timer;
     on_last_release_ = &last_release;
+    reports_empty_ = true;
 }
 
 timer_state* start_timer(clock::duration d, clock::duration period, const char* what) {
     executor* ex = this_executor;
     if (ex == nullptr)
         outside_run(what);
-    auto* s = new timer_state(ex, clock::now() + std::max(d, clock::duration::zero()), period);
+    auto* s = new timer_state(ex, deadline_after(d), period);
     ex->add_timer(s, s->deadline);
     return s;
 }
@@ -49,15 +50,15 @@ void timer_state::on_timer(timer_node* node, timer_event e, clock::time_point no
                 rearm = true;
             } else {
                 if (s->period > clock::duration::zero()) {
-                    auto behind = (now - s->deadline) / s->period;
-                    s->deadline += s->period * (behind + 1);
+                    auto behind = (now - s->deadline) / s->period;  // whole periods missed
+                    s->deadline = add_saturated(s->deadline + s->period * behind, s->period);
                     rearm = true;
                 } else {
                     s->pending = false;
                 }
                 clock::time_point value = now;
-                if (s->len() == 0)  // a ticker drops ticks the receiver has not taken
-                    s->send_now(value, to_wake);
+                // A full buffer keeps its value: a ticker drops ticks the receiver has not taken.
+                (void)s->send_now(value, to_wake);
             }
         }
         if (rearm)
@@ -108,11 +109,12 @@ void timer_state::last_release(chan_state<clock::time_point>* base) noexcept {
     }
 }
 
-// Under s->lock: discards a fired value nobody received. True if there was one.
+// Under s->lock: discards a fired value nobody received. True if there was
+// one. (Nobody sends on a timer's channel, and it is never closed.)
 static bool drain(timer_state* s) {
     std::optional<clock::time_point> stale;
     goroutine* none = nullptr;
-    return s->len() != 0 && s->recv_now(stale, none);
+    return s->recv_now(stale, none) && stale.has_value();
 }
 
 static void after_change(timer_state* s, executor* home) noexcept {
@@ -151,7 +153,7 @@ bool reset_timer(timer_state* s, clock::duration d, clock::duration period, cons
         was_pending = s->pending;
         was_pending = drain(s) || was_pending;
         s->pending = true;
-        s->deadline = clock::now() + std::max(d, clock::duration::zero());
+        s->deadline = deadline_after(d);
         s->period = period;
         home = s->home;
     }
@@ -169,7 +171,7 @@ void func_timer::arm(clock::duration d, std::shared_ptr<func_timer> self) {
         pending_ = true;
     }
     self_ = std::move(self);
-    ex->add_timer(this, clock::now() + std::max(d, clock::duration::zero()));
+    ex->add_timer(this, deadline_after(d));
 }
 
 bool func_timer::stop() {

@@ -2,6 +2,8 @@
 // without_cancel, to_stop_token, and the context forms of channel operations.
 #include <doctest/doctest.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -12,6 +14,7 @@
 #include <ringo/ringo.hpp>
 
 #include "lifetime.hpp"
+#include "watchdog.hpp"
 
 using namespace std::chrono_literals;
 using clk = ringo::clock;
@@ -201,8 +204,56 @@ TEST_CASE("a deadline in the past cancels at once, even outside run") {
     auto [ctx, cancel] = ringo::with_deadline(ringo::background(), clk::now() - 1s);
     CHECK(ctx.err() == errc::deadline_exceeded);
     CHECK(ctx.done().try_recv().state == ringo::recv_state::closed);
-    CHECK_THROWS_WITH_AS(ringo::with_timeout(ringo::background(), 1h),
+    CHECK_THROWS_WITH_AS(ringo::with_deadline(ringo::background(), clk::now() + 1h),
                          doctest::Contains("ringo::with_deadline called outside ringo::run"), ringo::panic_error);
+}
+
+TEST_CASE("outside run, the context calls that need a runtime name the call the user made") {
+    auto cause = std::make_error_code(std::errc::timed_out);
+    CHECK_THROWS_WITH_AS(ringo::with_timeout(ringo::background(), 1h),
+                         doctest::Contains("ringo::with_timeout called outside ringo::run"), ringo::panic_error);
+    CHECK_THROWS_WITH_AS(ringo::with_timeout_cause(ringo::background(), 1h, cause),
+                         doctest::Contains("ringo::with_timeout_cause called outside ringo::run"), ringo::panic_error);
+    CHECK_THROWS_WITH_AS(ringo::with_deadline_cause(ringo::background(), clk::now() + 1h, cause),
+                         doctest::Contains("ringo::with_deadline_cause called outside ringo::run"), ringo::panic_error);
+    auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+    CHECK_THROWS_WITH_AS((void)ringo::after_func(ctx, [] {}),
+                         doctest::Contains("ringo::after_func called outside ringo::run"), ringo::panic_error);
+}
+
+TEST_CASE("with_deadline_cause / with_timeout_cause: deadline_exceeded with the given cause") {
+    ringo::run([]() -> task<void> {
+        auto why = std::make_error_code(std::errc::timed_out);
+        auto [ctx, cancel] = ringo::with_timeout_cause(ringo::background(), 2ms, why);
+        CHECK_FALSE(ringo::cause(ctx));
+        auto [child, cancel_child] = ringo::with_cancel(ctx);
+        co_await ctx.done().recv();
+        CHECK(ctx.err() == errc::deadline_exceeded);
+        CHECK(ringo::cause(ctx) == std::errc::timed_out);
+        CHECK(child.err() == errc::deadline_exceeded);
+        CHECK(ringo::cause(child) == std::errc::timed_out);
+
+        auto [d, cancel_d] = ringo::with_deadline_cause(ringo::background(), clk::now() + 1h, why);
+        cancel_d();  // cancelled before the deadline: no cause of its own
+        CHECK(d.err() == errc::canceled);
+        CHECK(ringo::cause(d) == errc::canceled);
+
+        auto [past, cancel_past] = ringo::with_deadline_cause(ringo::background(), clk::now() - 1s, why);
+        CHECK(past.err() == errc::deadline_exceeded);  // cancelled at once
+        CHECK(ringo::cause(past) == std::errc::timed_out);
+
+        auto [empty, cancel_empty] = ringo::with_timeout_cause(ringo::background(), 0ms, {});
+        CHECK(ringo::cause(empty) == errc::deadline_exceeded);  // an empty cause: the error
+
+        // The parent's earlier deadline applies, and with it the parent's cause.
+        auto [parent, cancel_parent] = ringo::with_timeout_cause(ringo::background(), 2ms, why);
+        auto [later, cancel_later] =
+            ringo::with_timeout_cause(parent, 1h, std::make_error_code(std::errc::connection_aborted));
+        co_await later.done().recv();
+        CHECK(later.err() == errc::deadline_exceeded);
+        CHECK(ringo::cause(later) == std::errc::timed_out);
+        CHECK(ringo::num_timers() == 0);
+    }());
 }
 
 TEST_CASE("cancel propagates to children created and cancelled from other threads") {
@@ -251,6 +302,93 @@ TEST_CASE("after_func runs once when the context is cancelled; stop reports corr
         co_await ringo::yield();
         CHECK(*ran == 11);
         CHECK_FALSE(late());
+    }());
+}
+
+TEST_CASE("after_func on a context nobody can cancel any more is freed, not leaked") {
+    ringo::run([]() -> task<void> {
+        auto token = std::make_shared<int>(0);  // its use count counts the live callables
+        for (int i = 0; i < 1000; ++i) {
+            auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+            (void)ringo::after_func(ctx, [token] { ++*token; });
+            auto stop = ringo::after_func(ctx, [token] { ++*token; });  // a stop_func kept past the context
+            auto [deeper, cancel_deeper] = ringo::with_cancel(ctx);
+            (void)ringo::after_func(deeper, [token] { ++*token; });
+            if (i == 999) {
+                ctx = {};
+                cancel = {};
+                deeper = {};
+                cancel_deeper = {};
+                CHECK(token.use_count() == 2);  // only the callable that `stop` still holds
+                CHECK(stop());                  // it never ran: stop reports it kept f from running
+            }
+        }
+        co_await ringo::yield();
+        CHECK(*token == 0);
+        CHECK(token.use_count() == 1);
+    }());
+}
+
+TEST_CASE("after_func on a dropped child still runs when an ancestor that could cancel it is cancelled") {
+    ringo::run([]() -> task<void> {
+        auto ran = std::make_shared<int>(0);
+        auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+        ringo::stop_func stopped_later;
+        {
+            auto [mid, cancel_mid] = ringo::with_cancel(root);
+            auto [leaf, cancel_leaf] = ringo::with_cancel(ringo::with_value(mid, depth_key, 1));
+            (void)ringo::after_func(leaf, [ran] { ++*ran; });
+            stopped_later = ringo::after_func(leaf, [ran] { *ran += 100; });
+            (void)ringo::after_func(mid, [ran] { *ran += 10; });
+        }  // leaf and mid are gone; root could still cancel them (Go keeps them)
+        CHECK(ringo::detail::child_count(root.node().get()->cancel_ancestor()) == 0);
+        CHECK(stopped_later());
+        cancel_root();
+        co_await ringo::yield();
+        co_await ringo::yield();
+        CHECK(*ran == 11);
+
+        // A deadline still to come can cancel a context nobody holds.
+        auto [timed, cancel_timed] = ringo::with_timeout(ringo::background(), 1ms);
+        (void)ringo::after_func(timed, [ran] { *ran += 1000; });
+        timed = {};
+        cancel_timed = {};
+        co_await ringo::sleep_for(5ms);
+        co_await ringo::yield();
+        CHECK(*ran == 1011);
+    }(), ringo::runtime_options{.threads = 1});  // ordering by yield: one thread
+}
+
+TEST_CASE("after_func: stop racing with its context's death and an ancestor's cancel on other threads") {
+    ringo::run([]() -> task<void> {
+        test::progress_watchdog dog(30s, "after_func stop race");
+        constexpr int rounds = 2000;
+        auto ran = std::make_shared<std::atomic<int>>(0);
+        int stopped = 0;
+        for (int i = 0; i < rounds; ++i) {
+            auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+            auto [ctx, cancel] = ringo::with_cancel(root);
+            auto stop = ringo::after_func(ctx, [ran] { ran->fetch_add(1); });
+            std::atomic<bool> stop_result{false};
+            std::thread stopper([&stop_result, stop] { stop_result = stop(); });
+            std::thread canceller([cancel_root = cancel_root, i] {
+                if (i % 2 == 1)
+                    cancel_root();
+            });
+            ctx = {};  // the context dies (its callback moves to root) while the others run
+            cancel = {};
+            stopper.join();
+            canceller.join();
+            stopped += stop_result ? 1 : 0;
+            test::tick();
+        }
+        // Each f was either stopped or run, never both, never lost.
+        while (stopped + ran->load() < rounds) {
+            co_await ringo::sleep_for(1ms);
+            test::tick();
+        }
+        co_await ringo::sleep_for(5ms);
+        CHECK(stopped + ran->load() == rounds);
     }());
 }
 
@@ -320,6 +458,101 @@ TEST_CASE("recv(ctx, ch) and send(ctx, ch, v) give up on cancel and leave the ch
         CHECK_FALSE(v6.has_value());  // closed: nullopt without an error, as ch.recv() gives
         CHECK_FALSE(e6);
     }());
+}
+
+TEST_CASE("send(ctx, ch, std::move(p)) keeps p with the caller when ctx wins") {
+    ringo::run([]() -> task<void> {
+        chan<std::unique_ptr<int>> nobody(0);
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        ringo::go([cancel = cancel]() -> task<void> {
+            co_await ringo::sleep_for(1ms);
+            cancel();
+        });
+        auto p = std::make_unique<int>(7);
+        std::error_code err = co_await ringo::send(ctx, nobody, std::move(p));  // ctx wins while waiting
+        CHECK(err == errc::canceled);
+        REQUIRE(p != nullptr);
+        CHECK(*p == 7);
+        std::error_code again = co_await ringo::send(ctx, nobody, std::move(p));  // already cancelled
+        CHECK(again == errc::canceled);
+        CHECK(p != nullptr);
+
+        // Sent: moved from, and the receiver has it.
+        chan<std::unique_ptr<int>> box(1);
+        auto [live, cancel_live] = ringo::with_cancel(ringo::background());
+        std::error_code ok = co_await ringo::send(live, ringo::send_chan<std::unique_ptr<int>>(box), std::move(p));
+        CHECK_FALSE(ok);
+        CHECK(p == nullptr);
+        auto got = co_await box.recv();
+        REQUIRE(got.has_value());
+        CHECK(**got == 7);
+
+        // An lvalue is copied: the caller's is never touched.
+        chan<std::string> strings(0);
+        std::string s = "kept";
+        std::error_code e = co_await ringo::send(ctx, strings, s);
+        CHECK(e == errc::canceled);
+        CHECK(s == "kept");
+    }());
+}
+
+TEST_CASE("chains 100,000 deep are cancelled, searched and destroyed without recursion") {
+    constexpr int depth = 100'000;
+    // On a 1 MiB stack, so that any per-level recursion overflows in every build.
+    auto on_small_stack = [](void (*fn)()) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 1 << 20);
+        pthread_t t;
+        auto body = [](void* f) -> void* {
+            reinterpret_cast<void (*)()>(f)();
+            return nullptr;
+        };
+        REQUIRE(pthread_create(&t, &attr, body, reinterpret_cast<void*>(fn)) == 0);
+        pthread_join(t, nullptr);
+        pthread_attr_destroy(&attr);
+    };
+    static std::atomic<int> checks_passed{0};
+    checks_passed = 0;
+    on_small_stack([] {
+        // with_cancel chain: cancel the root, every level is cancelled; then destroy.
+        auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+        context leaf = root;
+        for (int i = 0; i < depth; ++i)
+            leaf = ringo::with_cancel(leaf).first;  // each level's cancel_func is dropped: the child holds it
+        cancel_root();
+        if (leaf.err() == errc::canceled && ringo::cause(leaf) == errc::canceled)
+            ++checks_passed;
+        leaf = {};
+
+        // Destroyed uncancelled, from the leaf.
+        context chain = ringo::background();
+        for (int i = 0; i < depth; ++i)
+            chain = ringo::with_cancel(chain).first;
+        chain = {};
+
+        // with_value chain over a cancellable root: lookups walk it, cancel reaches the leaf.
+        auto [vroot, cancel_vroot] = ringo::with_cancel(ringo::background());
+        context values = ringo::with_value(vroot, user_key, std::string("root"));
+        for (int i = 0; i < depth; ++i)
+            values = ringo::with_value(values, depth_key, i);
+        if (*values.value(user_key) == "root" && *values.value(depth_key) == depth - 1 &&
+            values.value(other_key) == nullptr)
+            ++checks_passed;
+        cancel_vroot();
+        if (values.err() == errc::canceled)
+            ++checks_passed;
+        values = {};
+
+        // Mixed with_cancel / with_value, destroyed uncancelled.
+        context mixed = ringo::background();
+        for (int i = 0; i < depth; ++i)
+            mixed = i % 2 == 0 ? ringo::with_cancel(mixed).first : ringo::with_value(mixed, depth_key, i);
+        if (!mixed.err() && !mixed.deadline())
+            ++checks_passed;
+        mixed = {};
+    });
+    CHECK(checks_passed == 4);
 }
 
 TEST_CASE("a task waiting on done() of a context with a deadline is not a deadlock") {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <ringo/ringo.hpp>
@@ -120,6 +121,108 @@ TEST_CASE("wait_for_slot gives Go's blocking backpressure; changing the limit wh
                              ringo::panic_error);
         (void)co_await g.wait();
         g.set_limit(-1);  // fine once idle
+    }());
+}
+
+TEST_CASE("errgroup(ctx): cause(get_context()) is the first error (x/sync's WithCancelCause)") {
+    ringo::run([]() -> task<void> {
+        ringo::errgroup g(ringo::background());
+        ringo::context gctx = g.get_context();
+        ringo::chan<int> gate(0);
+        g.go([]() -> task<std::error_code> {
+            co_return std::make_error_code(std::errc::connection_refused);
+        });
+        g.go([gate]() -> task<std::error_code> {
+            (void)co_await gate.recv();
+            co_return std::make_error_code(std::errc::io_error);  // second: not the cause
+        });
+        co_await gctx.done().recv();  // cancelled by the first failure, before wait
+        CHECK(gctx.err() == ringo::errc::canceled);
+        CHECK(ringo::cause(gctx) == std::errc::connection_refused);
+        gate.close();
+        std::error_code e = co_await g.wait();
+        CHECK(e == std::errc::connection_refused);
+        CHECK(ringo::cause(gctx) == std::errc::connection_refused);
+
+        ringo::errgroup ok(ringo::background());
+        ok.go([] {});
+        std::error_code none = co_await ok.wait();
+        CHECK_FALSE(none);
+        CHECK(ringo::cause(ok.get_context()) == ringo::errc::canceled);  // no error: plain canceled
+
+        ringo::errgroup thrown(ringo::background());
+        thrown.go([]() -> task<void> {
+            throw std::system_error(std::make_error_code(std::errc::broken_pipe));
+            co_return;
+        });
+        co_await thrown.get_context().done().recv();
+        CHECK(ringo::cause(thrown.get_context()) == std::errc::broken_pipe);  // a system_error's code
+        bool rethrown = false;
+        try {
+            (void)co_await thrown.wait();
+        } catch (const std::system_error&) {
+            rethrown = true;
+        }
+        CHECK(rethrown);
+    }());
+}
+
+TEST_CASE("go_wait is Go's blocking Go: it returns once f has started in a free slot") {
+    ringo::run([]() -> task<void> {
+        ringo::errgroup g;
+        g.set_limit(1);
+        ringo::chan<int> gate(0);
+        std::vector<std::string> events;
+        auto first = [gate, &events]() -> task<void> {
+            events.push_back("first started");
+            (void)co_await gate.recv();
+            events.push_back("first done");
+        };
+        co_await g.go_wait(first);  // a slot is free: starts it and returns
+        co_await ringo::yield();    // it runs next
+        CHECK(events == std::vector<std::string>{"first started"});
+        auto queued = [&events] { events.push_back("queued ran"); };
+        g.go(queued);  // at the limit: queued, FIFO
+        bool returned = false;
+        ringo::go([&]() -> task<void> {
+            auto second = [&events]() -> task<std::error_code> {
+                events.push_back("second started");
+                co_return std::make_error_code(std::errc::timed_out);
+            };
+            co_await g.go_wait(second);
+            events.push_back("go_wait returned");
+            returned = true;
+        });
+        co_await ringo::yield();
+        co_await ringo::yield();
+        CHECK_FALSE(returned);  // blocked: the limit is reached
+        gate.close();
+        std::error_code e = co_await g.wait();
+        CHECK(returned);
+        CHECK(e == std::errc::timed_out);
+        // Its turn came after the task go() queued first; it returned once second was started.
+        CHECK(events == std::vector<std::string>{"first started", "first done", "queued ran", "go_wait returned",
+                                                 "second started"});
+        ringo::errgroup unlimited;
+        co_await unlimited.go_wait(+[] {});  // a plain function pointer may be a temporary
+        auto tally = std::make_shared<int>(0);
+        const auto counted = [tally] { ++*tally; };  // a const named callable is copied
+        co_await unlimited.go_wait(counted);
+        std::error_code all = co_await unlimited.wait();
+        CHECK_FALSE(all);
+        CHECK(*tally == 1);
+    }(), ringo::runtime_options{.threads = 1});  // ordering by yield: one thread
+}
+
+TEST_CASE("errgroup's spawning calls outside run name the call and start nothing") {
+    ringo::errgroup g;
+    CHECK_THROWS_WITH_AS(g.go([] {}), doctest::Contains("ringo::errgroup::go called outside ringo::run"),
+                         ringo::panic_error);
+    CHECK_THROWS_WITH_AS((void)g.try_go([] {}),
+                         doctest::Contains("ringo::errgroup::try_go called outside ringo::run"), ringo::panic_error);
+    ringo::run([&g]() -> task<void> {
+        std::error_code e = co_await g.wait();  // nothing was counted in: returns at once
+        CHECK_FALSE(e);
     }());
 }
 

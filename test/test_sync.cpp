@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <coroutine>
 #include <csignal>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -332,6 +334,107 @@ TEST_CASE("semaphore: a cancelled head lets smaller requests behind it through")
         co_await ringo::yield();
         co_await ringo::yield();
         CHECK(small_got);
+    }());
+}
+
+TEST_CASE("semaphore: a request larger than the size waits only for ctx and blocks nobody") {
+    ringo::run([]() -> task<void> {
+        ringo::semaphore sem(2);
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        std::error_code doomed_err;
+        bool doomed_done = false;
+        ringo::go([&, c = ctx]() -> task<void> {
+            doomed_err = co_await sem.acquire(c, 3);  // can never succeed
+            doomed_done = true;
+        });
+        co_await ringo::yield();
+        CHECK_FALSE(doomed_done);
+        CHECK(sem.try_acquire(1));  // not queued behind the doomed request
+        auto e = co_await sem.acquire(ringo::background(), 1);
+        CHECK_FALSE(e);
+        sem.release(2);
+        cancel();
+        co_await ringo::yield();
+        CHECK(doomed_done);
+        CHECK(doomed_err == ringo::errc::canceled);
+        CHECK(sem.try_acquire(2));  // it took nothing
+        sem.release(2);
+    }(), ringo::runtime_options{.threads = 1});  // ordering by yield: one thread
+}
+
+TEST_CASE("singleflight: run_shared says whether the result went to more than one caller") {
+    ringo::run([]() -> task<void> {
+        ringo::singleflight<std::string> sf;
+        auto alone = [] { return std::string("solo"); };
+        auto [v, shared] = co_await sf.run_shared("a", alone);
+        CHECK(v == "solo");
+        CHECK_FALSE(shared);  // nobody joined
+
+        std::vector<bool> flags;
+        int calls = 0;
+        ringo::wait_group wg;
+        for (int i = 0; i < 3; ++i)
+            wg.go([&]() -> task<void> {
+                auto fetch = [&]() -> task<std::string> {
+                    ++calls;
+                    co_await ringo::sleep_for(1ms);
+                    co_return std::string("v");
+                };
+                auto r = co_await sf.run_shared("b", fetch);
+                CHECK(r.value == "v");
+                flags.push_back(r.shared);
+            });
+        co_await wg.wait();
+        CHECK(calls == 1);
+        CHECK(flags == std::vector<bool>{true, true, true});  // the caller that ran it included
+        std::string plain = co_await sf.run("c", alone);       // run() still gives the value itself
+        CHECK(plain == "solo");
+    }(), ringo::runtime_options{.threads = 1});  // ordering by yield: one thread
+}
+
+TEST_CASE("sync awaitables awaited outside run name the call") {
+    // A coroutine driven by hand, with no ringo runtime on this thread.
+    struct bare {
+        struct promise_type {
+            std::exception_ptr error;
+            bare get_return_object() { return bare{std::coroutine_handle<promise_type>::from_promise(*this)}; }
+            std::suspend_always initial_suspend() noexcept { return {}; }
+            std::suspend_always final_suspend() noexcept { return {}; }
+            void return_void() noexcept {}
+            void unhandled_exception() noexcept { error = std::current_exception(); }
+        };
+        std::coroutine_handle<promise_type> h;
+    };
+    auto message = [](bare b) {
+        b.h.resume();
+        std::string what;
+        try {
+            if (b.h.promise().error)
+                std::rethrow_exception(b.h.promise().error);
+        } catch (const ringo::panic_error& e) {
+            what = e.what();
+        }
+        b.h.destroy();
+        return what;
+    };
+    ringo::rw_mutex rw;
+    REQUIRE(rw.try_lock());  // held: the awaits below must park
+    auto shared = [](ringo::rw_mutex& m) -> bare { auto g = co_await m.lock_shared(); (void)g.release(); };
+    CHECK(message(shared(rw)).find("ringo::rw_mutex::lock_shared called outside ringo::run") != std::string::npos);
+    auto exclusive = [](ringo::rw_mutex& m) -> bare { auto g = co_await m.lock(); (void)g.release(); };
+    CHECK(message(exclusive(rw)).find("ringo::rw_mutex::lock called outside ringo::run") != std::string::npos);
+    ringo::mutex mu;
+    REQUIRE(mu.try_lock());
+    auto locker = [](ringo::mutex& m) -> bare { auto g = co_await m.lock(); (void)g.release(); };
+    CHECK(message(locker(mu)).find("ringo::mutex::lock called outside ringo::run") != std::string::npos);
+}
+
+TEST_CASE("wait_group::go outside run names the call and adds nothing") {
+    ringo::wait_group wg;
+    CHECK_THROWS_WITH_AS(wg.go([] {}), doctest::Contains("ringo::wait_group::go called outside ringo::run"),
+                         ringo::panic_error);
+    ringo::run([&wg]() -> task<void> {
+        co_await wg.wait();  // the counter is still zero: returns at once
     }());
 }
 

@@ -5,7 +5,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <coroutine>
+#include <exception>
 #include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include <ringo/ringo.hpp>
@@ -147,7 +152,7 @@ TEST_CASE("timer: stop and reset return values follow Go 1.23") {
         // Fired but not received: stop returns true and discards the value.
         CHECK_FALSE(t.reset(1ms));
         co_await ringo::sleep_for(5ms);
-        CHECK(t.c().len() == 1);
+        CHECK(t.c().len() == 0);  // Go 1.23: a timer channel always reports 0
         CHECK(t.stop());
         CHECK(t.c().try_recv().state == ringo::recv_state::would_block);
 
@@ -189,17 +194,119 @@ TEST_CASE("timer: stop and reset work from another thread") {
     }());
 }
 
-TEST_CASE("destroying a timer stops it; its channel may outlive it") {
+TEST_CASE("a timer whose channel is held stays armed after the timer is gone (Go's GC rule)") {
     ringo::run([]() -> task<void> {
         ringo::recv_chan<clk::time_point> c;
         {
             ringo::timer t(1ms);
             c = t.c();
-            CHECK(ringo::num_timers() == 1);
         }
+        CHECK(ringo::num_timers() == 1);  // still pending: c refers to it
+        auto v = co_await c.recv();
+        CHECK(v.has_value());
+        {
+            ringo::timer t(1h);
+            auto c2 = t.c();
+            ringo::timer other(1h);
+            t = std::move(other);  // the first timer lives on through c2
+            CHECK(ringo::num_timers() == 2);
+        }
+        CHECK(ringo::num_timers() == 0);  // timers and channels gone: nothing left
+    }());
+}
+
+TEST_CASE("co_await ringo::timer(d).c().recv() on a temporary timer fires after d") {
+    ringo::run([]() -> task<void> {
+        auto start = clk::now();
+        auto v = co_await ringo::timer(10ms).c().recv();
+        CHECK(v.has_value());
+        CHECK(*v >= start + 10ms);
+        auto c = ringo::timer(2ms).c();  // the timer object is gone at the semicolon
+        auto v2 = co_await c.recv();
+        CHECK(v2.has_value());
+        auto tick = ringo::ticker(1ms).c();  // Go's time.Tick
+        for (int i = 0; i < 3; ++i) {
+            auto t = co_await tick.recv();
+            CHECK(t.has_value());
+        }
+        tick = {};
         CHECK(ringo::num_timers() == 0);
-        co_await ringo::sleep_for(3ms);
-        CHECK(c.try_recv().state == ringo::recv_state::would_block);
+    }());
+}
+
+TEST_CASE("timer, ticker and after channels report len() == 0 and cap() == 0 (Go 1.23)") {
+    ringo::run([]() -> task<void> {
+        auto a = ringo::after(0ms);
+        ringo::timer t(0ms);
+        ringo::ticker tk(1ms);
+        co_await ringo::sleep_for(5ms);  // each has fired; nobody received
+        CHECK(a.len() == 0);
+        CHECK(a.cap() == 0);
+        CHECK(t.c().len() == 0);
+        CHECK(t.c().cap() == 0);
+        CHECK(tk.c().len() == 0);
+        CHECK(tk.c().cap() == 0);
+        CHECK(a.try_recv().state == ringo::recv_state::ok);  // yet the values are there
+        CHECK(t.c().try_recv().state == ringo::recv_state::ok);
+        CHECK(tk.c().try_recv().state == ringo::recv_state::ok);
+        chan<int> plain(3);
+        CHECK(plain.cap() == 3);  // other channels are unchanged
+        CHECK(plain.try_send(1));
+        CHECK(plain.len() == 1);
+    }());
+}
+
+TEST_CASE("forever durations never fire: now + d saturates instead of overflowing") {
+    ringo::run([]() -> task<void> {
+        const clk::duration forevers[] = {clk::duration::max(), std::chrono::nanoseconds::max() - 1s,
+                                          clk::duration::max() - clk::now().time_since_epoch() / 2};
+        auto fired = std::make_shared<int>(0);
+        std::vector<ringo::recv_chan<clk::time_point>> afters;
+        std::vector<ringo::timer> timers;
+        std::vector<ringo::ticker> tickers;
+        std::vector<ringo::stop_func> funcs;
+        std::vector<std::pair<ringo::context, ringo::cancel_func>> ctxs;
+        for (clk::duration d : forevers) {
+            afters.push_back(ringo::after(d));
+            timers.emplace_back(d);
+            timers.emplace_back(1h);
+            CHECK(timers.back().reset(d));
+            tickers.emplace_back(d);
+            tickers.emplace_back(1h);
+            tickers.back().reset(d);
+            funcs.push_back(ringo::after_func(d, [fired] { ++*fired; }));
+            ctxs.push_back(ringo::with_timeout(ringo::background(), d));
+            ctxs.push_back(ringo::with_timeout_cause(ringo::background(), d, make_error_code(std::errc::timed_out)));
+            ringo::go([fired, d]() -> task<void> {
+                co_await ringo::sleep_for(d);
+                ++*fired;
+            });
+            auto [live, cancel] = ringo::with_cancel(ringo::background());
+            ctxs.emplace_back(live, cancel);
+            ringo::go([fired, d, live = live]() -> task<void> {
+                std::error_code e = co_await ringo::sleep_for(live, d);
+                if (!e)
+                    ++*fired;  // the sleep ended by itself
+            });
+        }
+        co_await ringo::sleep_for(20ms);
+        CHECK(*fired == 0);
+        for (auto& a : afters)
+            CHECK(a.try_recv().state == ringo::recv_state::would_block);
+        for (auto& t : timers)
+            CHECK(t.c().try_recv().state == ringo::recv_state::would_block);
+        for (auto& t : tickers)
+            CHECK(t.c().try_recv().state == ringo::recv_state::would_block);
+        for (auto& [ctx, cancel] : ctxs) {
+            CHECK_FALSE(ctx.err());
+            CHECK(ctx.deadline().value_or(clk::time_point::max()) > clk::now() + 24h);
+        }
+        for (auto& f : funcs)
+            CHECK(f());  // still pending
+        for (auto& [ctx, cancel] : ctxs)
+            cancel();  // the sleep_for(ctx, d) tasks end with ctx.err()
+        co_await ringo::yield();
+        CHECK(*fired == 0);
     }());
 }
 
@@ -211,9 +318,11 @@ TEST_CASE("ticker ticks, drops ticks for a slow receiver, stops and resets") {
             CHECK(v.has_value());
         }
         co_await ringo::sleep_for(10ms);  // ~10 ticks pass; one is kept
-        CHECK(tick.c().len() == 1);
-        tick.stop();
-        CHECK(tick.c().len() == 0);  // stop discards it (Go 1.23)
+        auto kept = tick.c().try_recv();
+        CHECK(kept.state == ringo::recv_state::ok);
+        CHECK(tick.c().try_recv().state == ringo::recv_state::would_block);  // the others were dropped
+        co_await ringo::sleep_for(5ms);
+        tick.stop();  // a tick was kept again, and stop discards it (Go 1.23)
         co_await ringo::sleep_for(3ms);
         CHECK(tick.c().try_recv().state == ringo::recv_state::would_block);
         tick.reset(1ms);
@@ -239,6 +348,43 @@ TEST_CASE("timers outside run are a panic_error naming the call") {
                          ringo::panic_error);
     CHECK_THROWS_WITH_AS(ringo::timer(1s), doctest::Contains("ringo::timer called outside ringo::run"),
                          ringo::panic_error);
+    CHECK_THROWS_WITH_AS(ringo::ticker(1s), doctest::Contains("ringo::ticker called outside ringo::run"),
+                         ringo::panic_error);
+    CHECK_THROWS_WITH_AS((void)ringo::after_func(1s, [] {}),
+                         doctest::Contains("ringo::after_func called outside ringo::run"), ringo::panic_error);
+}
+
+TEST_CASE("sleep_until awaited outside run names sleep_until, not sleep_for") {
+    // A coroutine driven by hand, with no ringo runtime on this thread.
+    struct bare {
+        struct promise_type {
+            std::exception_ptr error;
+            bare get_return_object() { return bare{std::coroutine_handle<promise_type>::from_promise(*this)}; }
+            std::suspend_always initial_suspend() noexcept { return {}; }
+            std::suspend_always final_suspend() noexcept { return {}; }
+            void return_void() noexcept {}
+            void unhandled_exception() noexcept { error = std::current_exception(); }
+        };
+        std::coroutine_handle<promise_type> h;
+    };
+    auto sleeper = [](bool until) -> bare {
+        if (until)
+            co_await ringo::sleep_until(clk::now() + 1h);
+        else
+            co_await ringo::sleep_for(1h);
+    };
+    for (bool until : {true, false}) {
+        bare b = sleeper(until);
+        b.h.resume();
+        REQUIRE(b.h.promise().error);
+        try {
+            std::rethrow_exception(b.h.promise().error);
+        } catch (const ringo::panic_error& e) {
+            CHECK(std::string(e.what()).find(until ? "ringo::sleep_until called outside" : "ringo::sleep_for called outside") !=
+                  std::string::npos);
+        }
+        b.h.destroy();
+    }
 }
 
 TEST_CASE("after_func runs f as a new task; its stop reports whether it stopped it") {

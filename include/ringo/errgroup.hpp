@@ -7,6 +7,13 @@
 //       g.go([url, ctx = g.get_context()]() -> ringo::task<std::error_code> { ... });
 //   std::error_code err = co_await g.wait();       // the first error, if any
 //
+//   auto job = [url]() -> ringo::task<std::error_code> { ... };
+//   co_await g.go_wait(job);                       // Go's blocking g.Go: waits for a slot, then starts job
+//
+// g++ 12 destroys a capturing lambda written inside a co_await expression
+// twice, so go_wait() takes a named callable (an lvalue) and moves from it
+// when it starts it; go() and try_go() are plain calls and take any callable.
+//
 // Exceptions thrown by the tasks are captured (Go's recover), cancel the
 // group's context, and are rethrown by wait() if one was the first failure.
 // The group's state is shared with its tasks: destroying the errgroup before
@@ -52,9 +59,11 @@ struct errgroup_state {
     sync_queue waiters;       // wait() callers
     sync_queue space_waiters; // wait_for_slot() callers
     std::optional<context> ctx;
-    cancel_func cancel;
+    cancel_cause_func cancel;  // its cause is the first error
 
-    // Records a failure; cancels the context on the first one.
+    // Records a failure; cancels the context on the first one, with the
+    // error as its cause (an exception: its code() if it is a
+    // std::system_error, else errc::canceled).
     void fail(std::error_code e, std::exception_ptr x) noexcept;
     // A task ends: releases its slot and, for the last one, the waiters.
     void finish() noexcept;
@@ -64,11 +73,15 @@ struct errgroup_state {
 struct slot_awaiter {
     errgroup_state& st;
     std::uint64_t ticket;
+    std::source_location site;
+    const char* what;
     struct ticket_waiter : sync_waiter {
         std::uint64_t ticket = 0;
     } node;
     bool queued = false;
-    slot_awaiter(errgroup_state& s, std::uint64_t t) noexcept : st(s), ticket(t) {}
+    slot_awaiter(errgroup_state& s, std::uint64_t t, std::source_location at = std::source_location::current(),
+                 const char* call = "ringo::errgroup::go") noexcept
+        : st(s), ticket(t), site(at), what(call) {}
     slot_awaiter(const slot_awaiter&) = delete;
     ~slot_awaiter();
     bool await_ready() const noexcept { return false; }
@@ -114,7 +127,9 @@ public:
     // The zero value: no context, no limit.
     errgroup();
     // errgroup.WithContext: get_context() is a child of parent, cancelled by
-    // the first failure or when wait() returns.
+    // the first failure or when wait() returns. Its cause() is the first
+    // error, as x/sync's WithCancelCause makes it (errc::canceled if wait()
+    // returned without one).
     explicit errgroup(context parent);
     errgroup(errgroup&&) noexcept = default;
     errgroup& operator=(errgroup&&) noexcept = default;
@@ -131,18 +146,39 @@ public:
     // Starts f (moved into the new task's frame) now. f returns
     // task<std::error_code>, task<void>, std::error_code or void. With the
     // limit reached, go() still returns at once and f waits for a slot, FIFO.
+    // Throws panic_error outside run().
     template <class F>
     void go(F f, std::source_location site = std::source_location::current()) {
+        (void)detail::current_executor("ringo::errgroup::go");
         detail::spawn(detail::errgroup_body(st_, start(), std::move(f)), site);
     }
 
     // Starts f only if a slot is free now; false (f not started) otherwise.
     template <class F>
     bool try_go(F f, std::source_location site = std::source_location::current()) {
+        (void)detail::current_executor("ringo::errgroup::try_go");
         if (!start_if_free())
             return false;
         detail::spawn(detail::errgroup_body(st_, detail::no_ticket, std::move(f)), site);
         return true;
+    }
+
+    // co_await g.go_wait(f): Go's blocking Go - waits until f can run
+    // without exceeding the limit (its turn in the same FIFO as go()'s
+    // queued tasks), then starts it holding that slot, and returns. f is a
+    // named callable, moved from when it starts (left alone if the waiting
+    // task is destroyed first):
+    //   auto job = [&]() -> ringo::task<std::error_code> { ... };
+    //   co_await g.go_wait(job);
+    // A temporary lambda written inside the co_await does not compile (g++
+    // 12 would destroy it twice); plain function pointers and captureless
+    // lambdas, which have nothing to destroy, may be passed as temporaries.
+    template <class F>
+    [[nodiscard]] auto go_wait(F&& f, std::source_location site = std::source_location::current()) {
+        static_assert(std::is_lvalue_reference_v<F> || std::is_trivially_destructible_v<std::remove_cvref_t<F>>,
+                      "errgroup::go_wait: bind the callable to a named local first "
+                      "(auto job = [..]() -> ringo::task<> {..}; co_await g.go_wait(job);)");
+        return go_waiter<F>(*this, std::forward<F>(f), site);
     }
 
     // co_await g.wait_for_slot(): until fewer than limit tasks are active
@@ -158,6 +194,33 @@ public:
     }
 
 private:
+    // co_await g.go_wait(f). Refers to the caller's f (or holds a copy of a
+    // trivially destructible one: a function pointer, a captureless lambda).
+    template <class F>
+    struct [[nodiscard]] go_waiter {
+        using G = std::decay_t<F>;
+        using stored = std::conditional_t<std::is_lvalue_reference_v<F> && !std::is_trivially_destructible_v<G>, F, G>;
+
+        errgroup& g;
+        stored f;
+        detail::slot_awaiter slot;
+
+        template <class U>
+        go_waiter(errgroup& group, U&& fn, std::source_location site)
+            : g(group), f(std::forward<U>(fn)), slot(*group.st_, detail::no_ticket, site, "ringo::errgroup::go_wait") {}
+        go_waiter(const go_waiter&) = delete;
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<> h) {
+            (void)detail::current_executor("ringo::errgroup::go_wait");
+            slot.ticket = g.start();
+            return slot.ticket != detail::no_ticket && slot.await_suspend(h);
+        }
+        void await_resume() {
+            slot.queued = false;  // the slot is ours
+            detail::spawn(detail::errgroup_body(g.st_, detail::no_ticket, G(std::move(f))), slot.site);
+        }
+    };
+
     struct [[nodiscard]] waiter {
         detail::errgroup_state& st;
         std::source_location site;

@@ -169,7 +169,7 @@ public:
                 std::lock_guard lock(wg.lock_);
                 if (wg.count_ == 0)
                     return false;
-                node.g = detail::park(h, detail::task_state::wait_group, site, "wait_group::wait");
+                node.g = detail::park(h, detail::task_state::wait_group, site, "ringo::wait_group::wait");
                 wg.waiters_.push_back(&node);
                 queued = true;
                 return true;
@@ -181,8 +181,10 @@ public:
 
     // add(1), then starts f (moved into the new task's frame) as a task that
     // calls done() when it ends, even by an exception. f returns a task or not.
+    // Throws panic_error outside run() (and then adds nothing).
     template <class F>
     void go(F f, std::source_location site = std::source_location::current()) {
+        (void)detail::current_executor("ringo::wait_group::go");
         add(1);
         detail::spawn(body(this, std::move(f)), site);
     }
@@ -246,7 +248,7 @@ public:
                     m.locked_ = true;
                     return false;
                 }
-                node.g = detail::park(h, detail::task_state::mutex, site, "mutex::lock");
+                node.g = detail::park(h, detail::task_state::mutex, site, "ringo::mutex::lock");
                 m.waiters_.push_back(&node);
                 queued = true;
                 return true;
@@ -335,7 +337,8 @@ private:
                 Exclusive ? void(m.writer_ = true) : void(++m.readers_);
                 return false;
             }
-            node.g = detail::park(h, detail::task_state::mutex, site, "rw_mutex::lock");
+            node.g = detail::park(h, detail::task_state::mutex, site,
+                                  Exclusive ? "ringo::rw_mutex::lock" : "ringo::rw_mutex::lock_shared");
             (Exclusive ? m.writers_q_ : m.readers_q_).push_back(&node);
             queued = true;
             return true;
@@ -385,7 +388,7 @@ public:
             bool await_ready() const noexcept { return false; }
             void await_suspend(std::coroutine_handle<> h) {
                 awaited = true;
-                node.g = detail::park(h, detail::task_state::cond, site, "cond::wait");
+                node.g = detail::park(h, detail::task_state::cond, site, "ringo::cond::wait");
                 {
                     std::lock_guard lock(c.lock_);
                     c.waiters_.push_back(&node);
@@ -443,7 +446,7 @@ private:
                     mine = true;
                     return false;
                 }
-                node.g = detail::park(h, detail::task_state::once, site, "once::call");
+                node.g = detail::park(h, detail::task_state::once, site, "ringo::once::call");
                 o.waiters_.push_back(&node);
                 queued = true;
                 return true;
@@ -517,7 +520,9 @@ public:
     semaphore& operator=(const semaphore&) = delete;
 
     // co_await sem.acquire(ctx, n): {} once n permits are held, or ctx.err()
-    // if ctx is done first - then no permit is taken. n > size waits for ctx.
+    // if ctx is done first - then no permit is taken. n > size can never
+    // succeed: it waits only for ctx (forever for one that is never done)
+    // and does not make any other acquire wait behind it.
     [[nodiscard]] task<std::error_code> acquire(context ctx, std::int64_t n = 1,
                                                 std::source_location site = std::source_location::current());
     // Takes n permits without waiting; false (nothing taken) if it would wait.
@@ -575,11 +580,25 @@ struct case_node<sem_acquire_case> {
 // task's frame) once per key at a time; callers that arrive while it runs
 // wait and share its result (a copy each) or its exception. forget(key) lets
 // the next call run fn again even if one is in flight.
+//   int v = co_await sf.run("k", fetch);
+//   auto [v, shared] = co_await sf.run_shared("k", fetch);   // Go's v, err, shared := g.Do(...)
+// As for every awaited callable, bind a capturing lambda to a named local
+// first (g++ 12 destroys one written inside the co_await twice).
 template <class T>
 class singleflight {
+public:
+    // What run_shared() gives: the value, and Go's `shared` - true if the
+    // result was given to more than one caller (the one that ran fn
+    // included, when others joined it).
+    struct result {
+        T value;
+        bool shared;
+    };
+
 private:
     struct call {
         bool done = false;                 // guarded by the singleflight's lock
+        int dups = 0;                      // callers that joined; guarded by the singleflight's lock
         detail::sync_queue waiters;        // guarded by the singleflight's lock
         std::optional<T> value;            // written by the leader before done
         std::exception_ptr error;
@@ -606,7 +625,7 @@ private:
                 std::lock_guard lock(sf.lock_);
                 if (c.done)
                     return false;
-                node.g = detail::park(h, detail::task_state::once, site, "singleflight::run");
+                node.g = detail::park(h, detail::task_state::once, site, "ringo::singleflight::run");
                 c.waiters.push_back(&node);
                 queued = true;
                 return true;
@@ -618,8 +637,38 @@ private:
 
 
 public:
+    // co_await sf.run(key, fn): fn's result (or exception), from this call
+    // or from the one in flight for key.
     template <class F>
     [[nodiscard]] task<T> run(std::string key, F fn, std::source_location site = std::source_location::current()) {
+        return do_call<T>(std::move(key), std::move(fn), site);
+    }
+
+    // As run(), and also says whether the result was shared (Go's Do).
+    template <class F>
+    [[nodiscard]] task<result> run_shared(std::string key, F fn,
+                                          std::source_location site = std::source_location::current()) {
+        return do_call<result>(std::move(key), std::move(fn), site);
+    }
+
+    // The next run(key) starts a new call instead of joining the one in flight.
+    void forget(const std::string& key) {
+        std::lock_guard lock(lock_);
+        calls_.erase(key);
+    }
+
+private:
+    // Out is T (run) or result (run_shared).
+    template <class R>
+    static R make(const T& value, bool shared) {
+        if constexpr (std::is_same_v<R, result>)
+            return result{value, shared};
+        else
+            return value;
+    }
+
+    template <class Out, class F>
+    task<Out> do_call(std::string key, F fn, std::source_location site) {
         std::shared_ptr<call> c;
         bool leader = false;
         {
@@ -627,6 +676,8 @@ public:
             auto [it, inserted] = calls_.try_emplace(key);
             if (inserted)
                 it->second = std::make_shared<call>();
+            else
+                ++it->second->dups;
             c = it->second;
             leader = inserted;
         }
@@ -634,7 +685,7 @@ public:
             co_await wait_for(*c, site);
             if (c->error)
                 std::rethrow_exception(c->error);
-            co_return *c->value;
+            co_return make<Out>(*c->value, true);
         }
         try {
             using R = std::invoke_result_t<F&>;
@@ -648,26 +699,21 @@ public:
             c->error = std::current_exception();
         }
         detail::sync_waiter* waiters;
+        bool shared;
         {
             std::lock_guard lock(lock_);
             if (auto it = calls_.find(key); it != calls_.end() && it->second == c)
                 calls_.erase(it);
             c->done = true;
+            shared = c->dups > 0;  // final: nobody joins a done call
             waiters = c->waiters.take_all();
         }
         detail::wake_list(waiters);
         if (c->error)
             std::rethrow_exception(c->error);
-        co_return *c->value;
+        co_return make<Out>(*c->value, shared);
     }
 
-    // The next run(key) starts a new call instead of joining the one in flight.
-    void forget(const std::string& key) {
-        std::lock_guard lock(lock_);
-        calls_.erase(key);
-    }
-
-private:
     detail::spinlock lock_;
     std::unordered_map<std::string, std::shared_ptr<call>> calls_;  // guarded by lock_
 };

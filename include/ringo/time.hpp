@@ -9,12 +9,17 @@
 //
 // Each executor keeps its timers in one heap and sleeps until the earliest
 // deadline (one kernel timeout; nanosecond resolution, no rounding to 1 ms).
-// Timers follow Go 1.23: a timer or ticker whose last handle is gone costs
-// nothing; stop() and reset() may be called from any thread, and after they
-// return no stale value is ever received (a fired value not yet received is
-// discarded, and counts as "pending" for their return value).
+// Timers follow Go 1.23: a timer or ticker stays armed while its owner or a
+// handle to its channel lives (as Go's garbage collector keeps a referenced
+// timer), and costs nothing once the last one is gone; its channel reports
+// len() == 0 and cap() == 0; stop() and reset() may be called from any
+// thread, and after they return no stale value is ever received (a fired
+// value not yet received is discarded, and counts as "pending" for their
+// return value). A duration so long that now + d overflows never fires (the
+// deadline saturates, as Go's runtime does).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
@@ -35,11 +40,25 @@ namespace ringo {
 
 namespace detail {
 
+// t + d for d >= 0, saturated at time_point::max(), a deadline that never
+// comes (Go's runtime caps an overflowing `when` at maxWhen the same way).
+inline clock::time_point add_saturated(clock::time_point t, clock::duration d) noexcept {
+    if (t.time_since_epoch() > clock::duration::max() - d)
+        return clock::time_point::max();
+    return t + d;
+}
+
+// The deadline of a timer due after d: now for d <= 0, never (max()) when
+// now + d overflows. Every timer, sleep and timeout deadline comes from here.
+inline clock::time_point deadline_after(clock::duration d) noexcept {
+    return add_saturated(clock::now(), std::max(d, clock::duration::zero()));
+}
+
 // co_await sleep_until(t). The awaiter is the heap node.
 class [[nodiscard]] sleep_awaiter : timer_node {
 public:
-    sleep_awaiter(clock::time_point deadline, bool now_or_past, std::source_location site) noexcept
-        : deadline_(deadline), at_once_(now_or_past), site_(site) {
+    sleep_awaiter(clock::time_point deadline, bool now_or_past, std::source_location site, const char* what) noexcept
+        : deadline_(deadline), at_once_(now_or_past), what_(what), site_(site) {
         on_event = &on_timer;
     }
     sleep_awaiter(const sleep_awaiter&) = delete;
@@ -51,7 +70,7 @@ public:
 
     bool await_ready() const noexcept { return at_once_; }
     void await_suspend(std::coroutine_handle<> h) {
-        g_ = park(h, task_state::sleep, site_, "ringo::sleep_for");
+        g_ = park(h, task_state::sleep, site_, what_);
         g_->home->add_timer(this, deadline_);
     }
     void await_resume() const noexcept {}
@@ -66,6 +85,7 @@ private:
 
     clock::time_point deadline_;
     bool at_once_;
+    const char* what_;  // the call, for misuse messages
     std::source_location site_;
     goroutine* g_ = nullptr;
 };
@@ -135,35 +155,33 @@ private:
 [[nodiscard]] inline detail::sleep_awaiter sleep_for(clock::duration d,
                                                      std::source_location site = std::source_location::current()) {
     bool at_once = d <= clock::duration::zero();
-    return {at_once ? clock::time_point{} : clock::now() + d, at_once, site};
+    return {at_once ? clock::time_point{} : detail::deadline_after(d), at_once, site, "ringo::sleep_for"};
 }
 
 // co_await sleep_until(t): suspends the task until t; a past t returns at once.
 [[nodiscard]] inline detail::sleep_awaiter sleep_until(clock::time_point t,
                                                        std::source_location site = std::source_location::current()) {
-    return {t, t <= clock::now(), site};
+    return {t, t <= clock::now(), site, "ringo::sleep_until"};
 }
 
-// time.After: a channel that receives the time once, after d. Dropping every
-// handle to it before it fires releases the timer at once. Needs a runtime.
+// time.After: a channel that receives the time once, after d (never if now +
+// d overflows). Dropping every handle to it before it fires releases the
+// timer at once. Needs a runtime.
 recv_chan<clock::time_point> after(clock::duration d);
 
-// time.NewTimer, with Go 1.23 semantics. Move-only; destroying it stops it.
-// c() may be called from any thread and outlive the timer.
+// time.NewTimer, with Go 1.23 semantics. Move-only. c() may be called from
+// any thread and outlive the timer: as in Go, a handle to the channel keeps
+// the timer armed, so `co_await ringo::timer(10ms).c().recv()` returns after
+// 10ms; once the timer and every handle to its channel are gone, it is
+// stopped and freed.
 class timer {
 public:
-    // Starts a timer that sends the time on c() after d (at once if d <= 0).
-    // Throws panic_error outside run().
+    // Starts a timer that sends the time on c() after d (at once if d <= 0;
+    // never if now + d overflows). Throws panic_error outside run().
     explicit timer(clock::duration d) : s_(detail::start_timer(d, {}, "ringo::timer")) {}
-    timer(timer&& o) noexcept : s_(std::move(o.s_)) {}
-    timer& operator=(timer&& o) noexcept {
-        if (this != &o) {
-            stop();
-            s_ = std::move(o.s_);
-        }
-        return *this;
-    }
-    ~timer() { stop(); }
+    timer(timer&& o) noexcept = default;
+    timer& operator=(timer&& o) noexcept = default;
+    ~timer() = default;
 
     recv_chan<clock::time_point> c() const { return recv_chan<clock::time_point>(s_); }
 
@@ -180,20 +198,15 @@ private:
 };
 
 // time.NewTicker: sends the time on c() every period; drops ticks for a slow
-// receiver. A non-positive period is a panic_error. Move-only; destroying it
-// stops it.
+// receiver. A non-positive period is a panic_error. Move-only. As with timer,
+// a handle to c() keeps it ticking (ringo::ticker(d).c() is Go's time.Tick);
+// once the ticker and every handle to its channel are gone, it is stopped.
 class ticker {
 public:
     explicit ticker(clock::duration period) : s_(detail::start_timer(checked(period, "ringo::ticker"), period, "ringo::ticker")) {}
-    ticker(ticker&& o) noexcept : s_(std::move(o.s_)) {}
-    ticker& operator=(ticker&& o) noexcept {
-        if (this != &o) {
-            stop();
-            s_ = std::move(o.s_);
-        }
-        return *this;
-    }
-    ~ticker() { stop(); }
+    ticker(ticker&& o) noexcept = default;
+    ticker& operator=(ticker&& o) noexcept = default;
+    ~ticker() = default;
 
     recv_chan<clock::time_point> c() const { return recv_chan<clock::time_point>(s_); }
     // Turns the ticker off; a tick not yet received is discarded. Any thread.

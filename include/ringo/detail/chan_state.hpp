@@ -57,8 +57,8 @@ public:
     // --- The caller holds `lock` for everything below. ---
 
     bool closed() const noexcept { return closed_; }
-    std::size_t len() const noexcept { return count_; }
-    std::size_t cap() const noexcept { return cap_; }
+    std::size_t len() const noexcept { return reports_empty_ ? 0 : count_; }
+    std::size_t cap() const noexcept { return reports_empty_ ? 0 : cap_; }
     wait_queue<T>& senders() noexcept { return sendq_; }
     wait_queue<T>& receivers() noexcept { return recvq_; }
 
@@ -132,6 +132,9 @@ protected:
     // A channel fed by a timer frees itself through its timer (time.hpp).
     using last_release_fn = void (*)(chan_state*) noexcept;
     last_release_fn on_last_release_ = nullptr;
+    // Set once, before sharing: len() and cap() report 0, as Go 1.23's timer
+    // channels do (time.hpp).
+    bool reports_empty_ = false;
 
 private:
     // Moves a claimed sender's value to the buffer's free tail slot.
