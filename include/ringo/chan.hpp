@@ -40,6 +40,8 @@
 //   co_await ch.send(std::move(m));
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <coroutine>
 #include <cstddef>
 #include <mutex>

@@ -21,6 +21,8 @@
 // RINGO_HAS_STOP_TOKEN says which.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <atomic>
 #include <coroutine>
 #include <cstddef>

@@ -20,6 +20,8 @@
 // wait() leaves them running safely. Thread-safe.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <coroutine>
 #include <cstdint>
 #include <exception>

@@ -47,6 +47,8 @@
 // channels again and unlinks the losing nodes.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <algorithm>
 #include <array>
 #include <concepts>

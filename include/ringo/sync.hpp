@@ -8,6 +8,8 @@
 // panic_error with Go's message.
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <coroutine>
 #include <cstdint>
 #include <cstdio>

@@ -19,6 +19,8 @@
 // deadline saturates, as Go's runtime does).
 #pragma once
 
+#include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
+
 #include <algorithm>
 #include <chrono>
 #include <coroutine>
