@@ -153,8 +153,11 @@ public:
         return true;
     }
 
-    // Runs the work posted to the mailbox, oldest first.
+    // Runs the work posted to the mailbox, oldest first, and delivers the
+    // signals ringo's handler caught (lib/signals.cpp).
     bool take_mailbox() noexcept {
+        if (signals_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
+            handle_pending_signals(e_.rt_);
         posted_work* list = e_.mailbox_.exchange(nullptr, std::memory_order_acquire);
         if (list == nullptr)
             return false;
@@ -247,8 +250,6 @@ bool executor::run_until(const bool* main_done) {
             g->resume_point.resume();
             this_goroutine = nullptr;
             if (++ticks % poll_interval == 0) {
-                if (signals_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
-                    handle_pending_signals(rt_);
                 loop.poll();
                 loop.take_remote();
                 loop.take_timer_syncs();
@@ -266,8 +267,6 @@ bool executor::run_until(const bool* main_done) {
             continue;
         if (!loop.wait())
             return false;
-        if (signals_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
-            handle_pending_signals(rt_);
         loop.take_remote();
         loop.take_timer_syncs();
         loop.take_mailbox();

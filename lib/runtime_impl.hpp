@@ -165,7 +165,7 @@ private:
 // signals_pending (bit signo - 1) and wakes executor 0, whose loop calls
 // handle_pending_signals. Executor 0 blocks the watched signals, which then
 // reach the hub's signalfd instead; the other runtime threads block them all.
-inline std::atomic<std::uint64_t> signals_pending{0};
+// (signals_pending itself is in detail/executor.hpp: it counts as posted work.)
 void install_signal_forwarding(runtime& rt) noexcept;
 void uninstall_signal_forwarding(const runtime& rt) noexcept;
 bool forwarding_owned_by(const runtime& rt) noexcept;

@@ -178,8 +178,10 @@ private:
             // Read again while anything is watched: after a signal, and after
             // a cancel that a new watch overtook. Not while stopping: a signal
             // during teardown must not re-arm the read the drain just cancelled.
-            bool ok = res == static_cast<int>(sizeof(signalfd_siginfo)) || res == -ECANCELED || res == -EAGAIN;
-            if (ok && !regs_.empty() && !home_.rt().stopping())
+            // (A cancel that meets the read in progress ends it with -EINTR;
+            // only an error of the fd itself would repeat forever.)
+            bool fd_broken = res == -EBADF || res == -EINVAL || res == -EFAULT;
+            if (!fd_broken && !regs_.empty() && !home_.rt().stopping())
                 arm_locked();
         }
         finish(to_wake, to_cancel);

@@ -8,6 +8,8 @@
 
 #include <ringo/ringo.hpp>
 
+#include "watchdog.hpp"
+
 using namespace std::chrono_literals;
 using ringo::task;
 
@@ -62,6 +64,41 @@ TEST_CASE("watching SIGKILL is a panic_error; signals outside run too") {
                              ringo::panic_error);
         co_return;
     }());
+}
+
+TEST_CASE("process-directed signals reach notify and notify_context with several executors, repeatedly") {
+    for (unsigned threads : {2u, 4u}) {
+        test::progress_watchdog dog(30s, "signals with threads");
+        auto got = ringo::run(
+            []() -> task<int> {
+                int received = 0;
+                for (int round = 0; round < 20; ++round) {
+                    // Watched from a task on any executor, sent to the process
+                    // (not a thread) from a helper thread: any thread may take it.
+                    ringo::chan<int> result(1);
+                    ringo::go([result]() -> task<void> {
+                        auto sigs = ringo::signals::notify({SIGUSR1});
+                        auto kill_usr1 = [] { ::kill(::getpid(), SIGUSR1); };
+                        co_await ringo::blocking(kill_usr1);
+                        auto s = co_await sigs.recv();
+                        ringo::signals::stop(sigs);
+                        co_await result.send(s.value_or(-1));
+                    });
+                    auto s = co_await result.recv();
+                    received += s == SIGUSR1 ? 1 : 0;
+                    auto [ctx, stop] = ringo::signals::notify_context(ringo::background(), {SIGUSR2});
+                    auto kill_usr2 = [] { ::kill(::getpid(), SIGUSR2); };
+                    co_await ringo::blocking(kill_usr2);
+                    co_await ctx.done().recv();
+                    received += ctx.err() == ringo::errc::canceled ? 1 : 0;
+                    stop();
+                    test::tick();
+                }
+                co_return received;
+            }(),
+            ringo::runtime_options{.threads = threads});
+        CHECK(got == 40);
+    }
 }
 
 }  // TEST_SUITE

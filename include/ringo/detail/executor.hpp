@@ -73,6 +73,12 @@ private:
     goroutine* tail_ = nullptr;
 };
 
+// Signals caught by ringo's handler and not yet handled: bit signo - 1 is
+// set by the handler (any thread, async-signal-safe), cleared by the
+// executor that delivers them (lib/signals.cpp). Posted work for every
+// executor: none sleeps while it is non-zero.
+inline std::atomic<std::uint64_t> signals_pending{0};
+
 class executor {
 public:
     executor(runtime& rt, unsigned index, unsigned ring_entries);
@@ -170,7 +176,8 @@ public:
     bool has_posted() const noexcept {
         return remote_.load(std::memory_order_seq_cst) != nullptr ||
                timer_syncs_.load(std::memory_order_seq_cst) != nullptr ||
-               mailbox_.load(std::memory_order_seq_cst) != nullptr;
+               mailbox_.load(std::memory_order_seq_cst) != nullptr ||
+               signals_pending.load(std::memory_order_seq_cst) != 0;
     }
     // The mailbox: runs w->run(w) on this executor's thread. Any thread.
     void post(posted_work* w) noexcept;
