@@ -35,7 +35,7 @@ TEST_CASE("notify_context is cancelled by a signal; a pending watch is no deadlo
         auto [ctx, stop] = ringo::signals::notify_context(ringo::background(), {SIGUSR1});
         ringo::go([]() -> task<void> {
             co_await ringo::sleep_for(2ms);
-            ::raise(SIGUSR1);
+            ::kill(::getpid(), SIGUSR1);  // to the process: this task may be on any executor
         });
         co_await ctx.done().recv();  // only the signal can end this
         co_return ctx.err();

@@ -8,7 +8,16 @@
 // signal never interrupts anything: ringo blocks it for the runtime's
 // threads while it is watched (and restores the signal mask when the
 // runtime ends or stop() removes the last watch). A pending watch keeps the
-// runtime alive for deadlock detection. Call these from a task.
+// runtime alive for deadlock detection. Call these from a task, on any
+// executor.
+//
+// With several executors (threads > 1), executor 0 (the thread that called
+// run) reads the signals; the other runtime threads block every
+// asynchronous signal from their start, and a handler forwards a watched
+// signal that reaches any other thread (the program's own), so a watched
+// signal sent to the process never takes its default action. A signal sent
+// to one thread (raise(), pthread_kill) reaches a watch only if that thread
+// is executor 0 or the program's own: send to the process, kill(getpid(), s).
 //
 // SIGQUIT, as in Go: unless the program watches it, it prints "SIGQUIT: quit"
 // and the task dump to stderr and ends the process with status 2.
