@@ -103,6 +103,20 @@ void executor::cancel(io_op* op) { ring_->cancel(op); }
 void executor::cancel_fd(int fd) { ring_->cancel_fd(fd); }
 std::uint32_t executor::pending_io() const noexcept { return ring_->pending(); }
 
+// Reverses a Treiber stack (newest first) taken whole from an atomic head
+// into push order, through the link member `next`.
+template <class Node>
+Node* oldest_first(Node* list, Node* Node::*next) noexcept {
+    Node* reversed = nullptr;
+    while (list != nullptr) {
+        Node* rest = list->*next;
+        list->*next = reversed;
+        reversed = list;
+        list = rest;
+    }
+    return reversed;
+}
+
 // The loop's private helpers, kept out of the public header.
 class executor_loop {
 public:
@@ -120,16 +134,9 @@ public:
 
     // Moves wake-ups pushed by other threads to the local queue, in push order.
     bool take_remote() noexcept {
-        goroutine* list = e_.remote_.exchange(nullptr, std::memory_order_acquire);
-        if (list == nullptr)
+        goroutine* reversed = oldest_first(e_.remote_.exchange(nullptr, std::memory_order_acquire), &goroutine::next);
+        if (reversed == nullptr)
             return false;
-        goroutine* reversed = nullptr;
-        while (list != nullptr) {
-            goroutine* next = list->next;
-            list->next = reversed;
-            reversed = list;
-            list = next;
-        }
         while (reversed != nullptr) {
             goroutine* next = reversed->next;
             e_.local_.push_back(reversed);
@@ -158,16 +165,10 @@ public:
     bool take_mailbox() noexcept {
         if (signals_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
             handle_pending_signals(e_.rt_);
-        posted_work* list = e_.mailbox_.exchange(nullptr, std::memory_order_acquire);
-        if (list == nullptr)
+        posted_work* reversed =
+            oldest_first(e_.mailbox_.exchange(nullptr, std::memory_order_acquire), &posted_work::next_posted);
+        if (reversed == nullptr)
             return false;
-        posted_work* reversed = nullptr;
-        while (list != nullptr) {
-            posted_work* next = list->next_posted;
-            list->next_posted = reversed;
-            reversed = list;
-            list = next;
-        }
         while (reversed != nullptr) {
             posted_work* next = reversed->next_posted;  // before run(): w may be posted again
             reversed->queued.store(false, std::memory_order_release);

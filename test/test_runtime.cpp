@@ -3,10 +3,6 @@
 // and a clear error when the kernel refuses io_uring.
 #include <doctest/doctest.h>
 
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +22,7 @@
 #include <ringo/ringo.hpp>
 
 #include "child.hpp"
+#include "refuse_io_uring.hpp"
 #include "lifetime.hpp"
 
 using ringo::task;
@@ -367,15 +364,7 @@ TEST_CASE("without a handler, an escaping exception is a Go panic: message, spaw
 
 TEST_CASE("a kernel that refuses io_uring gives one clear error") {
     auto [status, err] = test::in_child([] {
-        // seccomp: io_uring_setup fails with EPERM, as in a locked-down container.
-        sock_filter filter[] = {
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        };
-        sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
-        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        if (!test::refuse_io_uring())  // as in a locked-down container
             std::_Exit(3);
         try {
             ringo::run([]() -> task<void> { co_return; }());

@@ -16,6 +16,7 @@
 
 #include <ringo/ringo.hpp>
 
+#include "bare.hpp"
 #include "child.hpp"
 
 using namespace std::chrono_literals;
@@ -393,18 +394,7 @@ TEST_CASE("singleflight: run_shared says whether the result went to more than on
 }
 
 TEST_CASE("sync awaitables awaited outside run name the call") {
-    // A coroutine driven by hand, with no ringo runtime on this thread.
-    struct bare {
-        struct promise_type {
-            std::exception_ptr error;
-            bare get_return_object() { return bare{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-            std::suspend_always initial_suspend() noexcept { return {}; }
-            std::suspend_always final_suspend() noexcept { return {}; }
-            void return_void() noexcept {}
-            void unhandled_exception() noexcept { error = std::current_exception(); }
-        };
-        std::coroutine_handle<promise_type> h;
-    };
+    using test::bare;  // a coroutine driven by hand, with no ringo runtime on this thread
     auto message = [](bare b) {
         b.h.resume();
         std::string what;

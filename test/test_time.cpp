@@ -15,6 +15,8 @@
 
 #include <ringo/ringo.hpp>
 
+#include "bare.hpp"
+
 using namespace std::chrono_literals;
 using ringo::chan;
 using clk = ringo::clock;
@@ -355,18 +357,7 @@ TEST_CASE("timers outside run are a panic_error naming the call") {
 }
 
 TEST_CASE("sleep_until awaited outside run names sleep_until, not sleep_for") {
-    // A coroutine driven by hand, with no ringo runtime on this thread.
-    struct bare {
-        struct promise_type {
-            std::exception_ptr error;
-            bare get_return_object() { return bare{std::coroutine_handle<promise_type>::from_promise(*this)}; }
-            std::suspend_always initial_suspend() noexcept { return {}; }
-            std::suspend_always final_suspend() noexcept { return {}; }
-            void return_void() noexcept {}
-            void unhandled_exception() noexcept { error = std::current_exception(); }
-        };
-        std::coroutine_handle<promise_type> h;
-    };
+    using test::bare;  // a coroutine driven by hand, with no ringo runtime on this thread
     auto sleeper = [](bool until) -> bare {
         if (until)
             co_await ringo::sleep_until(clk::now() + 1h);
