@@ -25,7 +25,7 @@ struct server_process {
     std::string app, debug;
 };
 
-server_process start_server(std::string grace) {
+server_process start_server(std::string grace, const char* threads = nullptr) {
     const char* exe = std::getenv("RINGO_SERVER");
     REQUIRE_MESSAGE(exe != nullptr, "RINGO_SERVER must name the server sample");
     int fds[2];
@@ -33,6 +33,8 @@ server_process start_server(std::string grace) {
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+        if (threads != nullptr)
+            ::setenv("RINGO_THREADS", threads, 1);
         ::dup2(fds[1], 1);
         ::close(fds[0]);
         ::execl(exe, exe, "--app", "127.0.0.1:0", "--debug", "127.0.0.1:0", "--grace", grace.c_str(), nullptr);
@@ -125,6 +127,26 @@ TEST_CASE("when the debug server fails, both servers shut down and the exit stat
     }(srv));
     CHECK(wait_exit(srv.pid) == 1);
     ::close(srv.out);
+}
+
+TEST_CASE("with four executors, SIGTERM and SIGINT shut the server down gracefully, every time") {
+    for (int sig : {SIGTERM, SIGINT}) {
+        int clean = 0;
+        for (int run = 0; run < 10; ++run) {
+            server_process srv = start_server("2s", "4");
+            std::string reply;
+            ringo::run([](server_process& p, std::string& out) -> task<void> {
+                auto [c, err] = co_await ringo::net::dial(ringo::background(), p.app);
+                REQUIRE_FALSE(err);
+                out = co_await get(c, "/");
+            }(srv, reply));
+            CHECK(reply.starts_with("HTTP/1.1 200 OK"));
+            ::kill(srv.pid, sig);  // to the process: any of its threads may take it
+            clean += wait_exit(srv.pid) == 0 ? 1 : 0;
+            ::close(srv.out);
+        }
+        CHECK_MESSAGE(clean == 10, "signal ", sig);
+    }
 }
 
 }  // TEST_SUITE
