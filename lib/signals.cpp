@@ -48,6 +48,9 @@ public:
             for (int s = 1; s < NSIG && s <= 64; ++s)
                 if (s != SIGQUIT && sigismember(&watched_, s) == 1)
                     ::sigaction(s, &previous_[s], nullptr);
+        for (auto& r : regs_)  // watches never stopped: their channels are ours to release
+            if (r.ch != nullptr)
+                r.ch->release();
         if (fd_ >= 0)
             ::close(fd_);
         pthread_sigmask(SIG_SETMASK, &original_mask_, nullptr);
