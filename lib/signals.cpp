@@ -16,6 +16,7 @@
 #include <string>
 #include <mutex>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include <ringo/detail/executor.hpp>
@@ -277,15 +278,18 @@ const runtime* forward_owner = nullptr;       // guarded by forward_mu
 struct sigaction quit_previous {};            // guarded by forward_mu
 bool quit_installed = false;                  // guarded by forward_mu
 std::atomic<int> forward_wake_fd{-1};         // executor 0's wake-up eventfd, or -1
+std::atomic<int> handlers_running{0};         // handlers between loading forward_wake_fd and their write
 
 extern "C" void on_forwarded_signal(int signo) {
     int saved = errno;
     signals_pending.fetch_or(std::uint64_t(1) << (signo - 1), std::memory_order_seq_cst);
+    handlers_running.fetch_add(1, std::memory_order_seq_cst);  // before the load: see uninstall
     int fd = forward_wake_fd.load(std::memory_order_seq_cst);
     if (fd >= 0) {
         std::uint64_t one = 1;
         (void)!::write(fd, &one, sizeof one);  // async-signal-safe
     }
+    handlers_running.fetch_sub(1, std::memory_order_seq_cst);
     errno = saved;
 }
 
@@ -310,6 +314,10 @@ void uninstall_signal_forwarding(const runtime& rt) noexcept {
         ::sigaction(SIGQUIT, &quit_previous, nullptr);
     quit_installed = false;
     forward_wake_fd.store(-1, std::memory_order_seq_cst);
+    // A handler that loaded the fd before the store may still be writing to
+    // it: wait it out, so that the runtime may close the fd next.
+    while (handlers_running.load(std::memory_order_seq_cst) != 0)
+        std::this_thread::yield();
     signals_pending.store(0, std::memory_order_seq_cst);
     forward_owner = nullptr;
 }
