@@ -1,4 +1,4 @@
-// ringo-bench: the workloads of shared/bench/WORKLOADS.md.
+// ringo-bench: the workloads of bench/WORKLOADS.md.
 //
 //   ringo-bench [WORKLOAD...]     (none: all)
 //
