@@ -90,8 +90,10 @@ int main(int argc, char** argv) {
         return ringo::run_main(throws_in_main());
     if (std::strcmp(mode, "panic-task") == 0)
         return ringo::run_main(panics_in_task());
-    if (std::strcmp(mode, "sigquit") == 0)
+    if (std::strcmp(mode, "sigquit") == 0) {
+        std::signal(SIGQUIT, SIG_DFL);  // as a program starts, even if the test runner ignores SIGQUIT
         return ringo::run_main(waits_for_sigquit());
+    }
     if (std::strcmp(mode, "sigquit-watched") == 0)
         return ringo::run_main(watches_sigquit());
     if (std::strcmp(mode, "sigterm-twice") == 0)
