@@ -16,10 +16,7 @@ public:
     cancel_node(ctx_node* parent, std::optional<clock::time_point> deadline, std::error_code deadline_cause)
         : ctx_node(parent, this),
           deadline_(deadline ? deadline : inherited_deadline(parent)),
-          deadline_cause_(deadline_cause) {
-        timer_.owner = this;
-        timer_.on_event = &on_timer;
-    }
+          deadline_cause_(deadline_cause) {}
     ~cancel_node() override {
         unlink_from_parent();
         pass_on_callbacks();
@@ -55,16 +52,22 @@ public:
             cancel(err, cause);
     }
 
-    void arm_deadline(executor& home) {
+    // Starts the deadline's timer, an after_func that cancels (as Go's
+    // WithDeadline is): it holds a reference to this node until no executor
+    // references it any more.
+    void arm_deadline(const char* what) {
+        (void)current_executor(what);  // a panic_error naming `what` outside run()
         {
             std::lock_guard lock(mu_);
             if (done_flag_.load(std::memory_order_relaxed))
                 return;
-            timer_state_ = armed;
-            home_ = &home;
+            has_timer_ = true;
         }
-        retain();  // the heap's reference
-        home.add_timer(&timer_, *deadline_);
+        retain();  // the timer's; on_deadline_disposed drops it
+        timer_.arm(*deadline_, {}, what);
+        timer_.release(/*keep_armed=*/true);
+        if (done())  // cancelled while we armed: cancel_one's stop may have come first
+            timer_.stop();
     }
 
     // Cancels this node and every descendant, iteratively (a deep chain
@@ -121,10 +124,10 @@ public:
     }
 
 private:
-    struct deadline_timer : timer_node {
-        cancel_node* owner = nullptr;
+    struct deadline_timer : timer {
+        explicit deadline_timer(cancel_node* n) noexcept : timer(&on_deadline, &on_deadline_disposed), owner(n) {}
+        cancel_node* owner;
     };
-    enum timer_status { idle, armed, disarming };
 
     static std::optional<clock::time_point> inherited_deadline(ctx_node* parent) noexcept {
         cancel_node* p = parent != nullptr ? parent->cancel_ancestor() : nullptr;
@@ -136,7 +139,7 @@ private:
     bool cancel_one(std::error_code err, std::error_code cause, std::vector<cancel_node*>& todo,
                     std::vector<std::shared_ptr<ctx_callback>>& callbacks) noexcept {
         chan_waiter<std::monostate>* woken = nullptr;
-        bool remove_timer = false, post_timer = false;
+        bool stop_timer = false;
         std::size_t first_callback = callbacks.size();
         {
             std::lock_guard lock(mu_);
@@ -159,15 +162,7 @@ private:
             for (auto& cb : callbacks_)
                 callbacks.push_back(std::move(cb));
             callbacks_.clear();
-            if (timer_state_ == armed) {
-                if (home_ == this_executor) {
-                    timer_state_ = idle;
-                    remove_timer = true;
-                } else {
-                    timer_state_ = disarming;  // home removes it on the sync request
-                    post_timer = true;
-                }
-            }
+            stop_timer = has_timer_;
         }
         wake_all(woken);
         // Our callbacks no longer point at us: a stop() racing with this
@@ -177,12 +172,8 @@ private:
             callbacks[i]->node = nullptr;
         }
         unlink_from_parent();
-        if (post_timer)
-            home_->post_timer_sync(&timer_);
-        if (remove_timer) {  // last: may free this node
-            home_->remove_timer(&timer_);
-            release();
-        }
+        if (stop_timer)  // last: its dispose may drop the last reference to this node
+            timer_.stop();
         return true;
     }
 
@@ -228,28 +219,11 @@ private:
         }
     }
 
-    // On home_'s thread.
-    static void on_timer(timer_node* t, timer_event e, clock::time_point) noexcept {
-        cancel_node* n = static_cast<deadline_timer*>(t)->owner;
-        bool fire = false;
-        {
-            std::lock_guard lock(n->mu_);
-            if (e == timer_event::fire) {
-                fire = n->timer_state_ == armed;
-                if (fire)
-                    n->timer_state_ = idle;
-                else if (n->timer_state_ == disarming)
-                    return;  // the sync request that follows drops the reference
-            } else {
-                n->timer_state_ = idle;
-            }
-        }
-        if (e == timer_event::sync)
-            n->home_->remove_timer(t);
-        if (fire)
-            n->cancel(make_error_code(errc::deadline_exceeded), n->deadline_cause_);
-        n->release();  // the heap's reference
+    static void on_deadline(timer& t, clock::time_point, std::uint64_t) noexcept {
+        cancel_node* n = static_cast<deadline_timer&>(t).owner;
+        n->cancel(make_error_code(errc::deadline_exceeded), n->deadline_cause_);
     }
+    static void on_deadline_disposed(timer& t) noexcept { static_cast<deadline_timer&>(t).owner->release(); }
 
     // Set once.
     const std::optional<clock::time_point> deadline_;  // this node's or the inherited one
@@ -263,9 +237,9 @@ private:
     cancel_node* first_child_ = nullptr;
     std::size_t children_ = 0;
     std::vector<std::shared_ptr<ctx_callback>> callbacks_;
-    timer_status timer_state_ = idle;
-    executor* home_ = nullptr;
-    deadline_timer timer_;
+    bool has_timer_ = false;  // arm_deadline started timer_
+
+    deadline_timer timer_{this};
 
     // Guarded by linked_to_->mu_.
     cancel_node* linked_to_ = nullptr;  // the ancestor whose child list holds us (set once)
@@ -394,7 +368,7 @@ std::pair<context, cancel_func> deadline_child(context parent, clock::time_point
     if (d <= clock::now())
         detail::cancel(c, make_error_code(errc::deadline_exceeded), cause);
     else
-        c->arm_deadline(detail::current_executor(what));
+        c->arm_deadline(what);
     return {context(n), cancel_func(n)};
 }
 

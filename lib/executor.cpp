@@ -70,23 +70,14 @@ void executor::notify() noexcept {
     // other thread through the eventfd.
     if (!sleeping_.exchange(false, std::memory_order_seq_cst))
         return;
+    // Once the runtime stops, rings take no new operation (teardown drains them).
     executor* from = this_executor;
-    if (from != nullptr && from != this && from->ring_->send_wake(*ring_))
+    if (from != nullptr && from != this && !rt_.stopping() && from->ring_->send_wake(*ring_))
         return;
     ring_->wake_by_eventfd();
 }
 
 int executor::wake_fd() const noexcept { return ring_->wake_fd(); }
-
-void executor::post_timer_sync(timer_node* n) noexcept {
-    if (n->sync_posted.exchange(true, std::memory_order_acq_rel))
-        return;  // already queued: the executor will see the latest state
-    timer_node* head = timer_syncs_.load(std::memory_order_relaxed);
-    do {
-        n->sync_next = head;
-    } while (!timer_syncs_.compare_exchange_weak(head, n, std::memory_order_seq_cst, std::memory_order_relaxed));
-    notify();
-}
 
 void executor::post(posted_work* w) noexcept {
     if (w->queued.exchange(true, std::memory_order_acq_rel))
@@ -145,21 +136,6 @@ public:
         return true;
     }
 
-    // Delivers the sync requests other threads posted.
-    bool take_timer_syncs() noexcept {
-        timer_node* list = e_.timer_syncs_.exchange(nullptr, std::memory_order_acquire);
-        if (list == nullptr)
-            return false;
-        auto now = clock::now();
-        while (list != nullptr) {
-            timer_node* next = list->sync_next;
-            list->sync_posted.store(false, std::memory_order_release);
-            list->on_event(list, timer_event::sync, now);
-            list = next;
-        }
-        return true;
-    }
-
     // Runs the work posted to the mailbox, oldest first, and delivers the
     // signals ringo's handler caught (lib/signals.cpp).
     bool take_mailbox() noexcept {
@@ -182,11 +158,9 @@ public:
     void run_timers() noexcept {
         if (e_.timers_.empty())
             return;
-        auto now = clock::now();
-        while (!e_.timers_.empty() && e_.timers_.top()->when <= now) {
-            timer_node* n = e_.timers_.pop();
-            n->on_event(n, timer_event::fire, now);
-        }
+        auto now = steady_clock::now();
+        while (!e_.timers_.empty() && e_.timers_.top_when() <= now)
+            e_.timers_.pop()->on_due(now);
     }
 
     // Submits queued operations and dispatches finished ones without blocking.
@@ -220,7 +194,7 @@ public:
             if (e_.timers_.empty()) {
                 r_.wait(nullptr);
             } else {
-                auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(e_.timers_.top()->when - clock::now());
+                auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(e_.timers_.top_when() - steady_clock::now());
                 if (left > std::chrono::nanoseconds::zero())
                     r_.wait(&left);
             }
@@ -253,7 +227,6 @@ bool executor::run_until(const bool* main_done) {
             if (++ticks % poll_interval == 0) {
                 loop.poll();
                 loop.take_remote();
-                loop.take_timer_syncs();
                 loop.take_mailbox();
                 loop.run_timers();
             }
@@ -261,7 +234,6 @@ bool executor::run_until(const bool* main_done) {
         }
         loop.poll();
         loop.take_remote();
-        loop.take_timer_syncs();
         loop.take_mailbox();
         loop.run_timers();
         if (!local_.empty() || runnext_ != nullptr)
@@ -269,7 +241,6 @@ bool executor::run_until(const bool* main_done) {
         if (!loop.wait())
             return false;
         loop.take_remote();
-        loop.take_timer_syncs();
         loop.take_mailbox();
     }
 }
@@ -285,8 +256,11 @@ void executor::drain_ring() noexcept {
 void executor::destroy_tasks() noexcept {
     // Destroy the tasks still alive. Their destructors may wake others; those
     // wake-ups are dropped with the queues.
+    // This thread acts as the executor meanwhile (it may be another one's):
+    // timers and channels treat it as the tasks' home thread.
     executor_loop loop(*this);
     goroutine* saved = std::exchange(this_goroutine, nullptr);
+    executor* saved_executor = std::exchange(this_executor, this);
     for (;;) {
         loop.take_remote();
         local_.clear();
@@ -301,18 +275,20 @@ void executor::destroy_tasks() noexcept {
         g->root_frame.destroy();
     }
     this_goroutine = saved;
+    this_executor = saved_executor;
 }
 
 void executor::detach_timers() noexcept {
-    // Timers still armed (their owners are handles that may outlive the
-    // runtime) leave the heap; requests posted meanwhile are moot.
+    // Work posted meanwhile runs first (timers released by other executors'
+    // tasks as those were destroyed are freed here), acting as this
+    // executor; then the timers still armed (their owners are handles that
+    // may outlive the runtime) leave the heap for good.
     executor_loop loop(*this);
-    loop.take_timer_syncs();
-    auto now = clock::now();
-    for (timer_node* n : timers_.take_all())
-        n->on_event(n, timer_event::detach, now);
-    timer_syncs_.store(nullptr, std::memory_order_relaxed);
-    mailbox_.store(nullptr, std::memory_order_relaxed);  // the runtime has ended: posted work is moot
+    executor* saved = std::exchange(this_executor, this);
+    loop.take_mailbox();
+    while (!timers_.empty())
+        timers_.pop()->detach();
+    this_executor = saved;
     local_.clear();
     runnext_ = nullptr;
     remote_.store(nullptr, std::memory_order_relaxed);

@@ -207,6 +207,7 @@ bool runtime::run(root main, const bool& main_done, const std::source_location& 
         e->destroy_tasks();
     for (auto& e : executors_)
         e->detach_timers();
+    runtimes_ended.fetch_add(1, std::memory_order_acq_rel);  // every timer's home_ is stale now
     {
         std::lock_guard lock(phase_mu_);
         phase_ = 2;

@@ -1,112 +1,45 @@
 // Timers, tickers, time.After and AfterFunc (see time.hpp).
 #include <ringo/time.hpp>
 
+#include <mutex>
+
 #include <ringo/runtime.hpp>
 
 namespace ringo::detail {
 
-timer_state::timer_state(executor* h, clock::time_point d, clock::duration p)
-    : chan_state<clock::time_point>(1), home(h), deadline(d), period(p) {
-    on_event = &on_timer;
+timer_state::timer_state() : chan_state<clock::time_point>(1), timer(lock, &on_fire, &on_dispose) {
     on_last_release_ = &last_release;
     reports_empty_ = true;
 }
 
 timer_state* start_timer(clock::duration d, clock::duration period, const char* what) {
-    executor* ex = this_executor;
-    if (ex == nullptr)
+    if (this_executor == nullptr)
         outside_run(what);
-    auto* s = new timer_state(ex, deadline_after(d), period);
-    ex->add_timer(s, s->deadline);
+    auto* s = new timer_state();
+    s->arm(deadline_after(d), period, what);
     return s;
 }
 
-// Brings the heap in line with s's state: call on s->home's thread, unlocked.
-static void sync_heap(timer_state* s, executor* home) noexcept {
-    bool armed;
-    clock::time_point when;
+void timer_state::on_fire(timer& t, clock::time_point now, std::uint64_t generation) noexcept {
+    auto& s = static_cast<timer_state&>(t);
+    goroutine* to_wake = nullptr;
     {
-        std::lock_guard lock(s->lock);
-        armed = s->pending;
-        when = s->deadline;
+        std::lock_guard guard(s.lock);
+        if (s.generation_locked() != generation)
+            return;  // stopped or reset since it fired: no stale value
+        clock::time_point value = now;
+        // A full buffer keeps its value: a ticker drops ticks the receiver has not taken.
+        (void)s.send_now(value, to_wake);
     }
-    if (armed)
-        home->add_timer(s, when);
-    else
-        home->remove_timer(s);
+    if (to_wake != nullptr)
+        to_wake->home->ready_last(to_wake);  // FIFO, in deadline order
 }
 
-void timer_state::on_timer(timer_node* node, timer_event e, clock::time_point now) noexcept {
-    auto* s = static_cast<timer_state*>(node);
-    switch (e) {
-    case timer_event::fire: {
-        goroutine* to_wake = nullptr;
-        bool rearm = false;
-        {
-            std::lock_guard lock(s->lock);
-            if (!s->pending)
-                return;
-            if (s->deadline > now) {  // reset to later from another thread
-                rearm = true;
-            } else {
-                if (s->period > clock::duration::zero()) {
-                    auto behind = (now - s->deadline) / s->period;  // whole periods missed
-                    s->deadline = add_saturated(s->deadline + s->period * behind, s->period);
-                    rearm = true;
-                } else {
-                    s->pending = false;
-                }
-                clock::time_point value = now;
-                // A full buffer keeps its value: a ticker drops ticks the receiver has not taken.
-                (void)s->send_now(value, to_wake);
-            }
-        }
-        if (rearm)
-            s->home->add_timer(s, s->deadline);
-        if (to_wake != nullptr)
-            to_wake->home->ready_last(to_wake);  // FIFO, in deadline order
-        return;
-    }
-    case timer_event::sync: {
-        bool disposed;
-        {
-            std::lock_guard lock(s->lock);
-            disposed = s->disposed;
-        }
-        if (disposed) {
-            s->home->remove_timer(s);
-            delete s;
-            return;
-        }
-        sync_heap(s, s->home);
-        return;
-    }
-    case timer_event::detach: {
-        std::lock_guard lock(s->lock);
-        s->pending = false;
-        s->home = nullptr;
-        return;
-    }
-    }
-}
+void timer_state::on_dispose(timer& t) noexcept { delete &static_cast<timer_state&>(t); }
 
+// The last handle is gone: stopped, and freed once no executor references it.
 void timer_state::last_release(chan_state<clock::time_point>* base) noexcept {
-    auto* s = static_cast<timer_state*>(base);
-    executor* home;
-    {
-        std::lock_guard lock(s->lock);
-        home = s->home;
-        if (home != nullptr)
-            s->disposed = true;
-    }
-    if (home == nullptr) {  // its runtime has ended: in no heap
-        delete s;
-    } else if (home == this_executor && !s->sync_posted.load(std::memory_order_acquire)) {
-        home->remove_timer(s);
-        delete s;
-    } else {
-        home->post_timer_sync(s);  // home removes and frees it
-    }
+    static_cast<timer_state*>(base)->timer::release();
 }
 
 // Under s->lock: discards a fired value nobody received. True if there was
@@ -117,94 +50,44 @@ static bool drain(timer_state* s) {
     return s->recv_now(stale, none) && stale.has_value();
 }
 
-static void after_change(timer_state* s, executor* home) noexcept {
-    if (home == nullptr)
-        return;
-    if (home == this_executor)
-        sync_heap(s, home);
-    else
-        home->post_timer_sync(s);
-}
-
 bool stop_timer(timer_state* s) {
+    timer::change c;
     bool was_pending;
-    executor* home;
     {
         std::lock_guard lock(s->lock);
-        was_pending = s->pending;
-        s->pending = false;
+        was_pending = s->stop_locked(c);
         was_pending = drain(s) || was_pending;
-        home = s->home;
     }
-    after_change(s, home);
+    s->settle(c);
     return was_pending;
 }
 
 bool reset_timer(timer_state* s, clock::duration d, clock::duration period, const char* what) {
+    timer::change c;
     bool was_pending;
-    executor* home;
     {
         std::lock_guard lock(s->lock);
-        if (s->home == nullptr) {  // its runtime ended: adopt the current one
-            if (this_executor == nullptr)
-                outside_run(what);
-            s->home = this_executor;
-        }
-        was_pending = s->pending;
+        was_pending = s->arm_locked(deadline_after(d), period, what, c);
         was_pending = drain(s) || was_pending;
-        s->pending = true;
-        s->deadline = deadline_after(d);
-        s->period = period;
-        home = s->home;
     }
-    after_change(s, home);
+    s->settle(c);
     return was_pending;
 }
 
 void func_timer::arm(clock::duration d, std::shared_ptr<func_timer> self) {
-    executor* ex = this_executor;
-    if (ex == nullptr)
+    if (this_executor == nullptr)
         outside_run("ringo::after_func");
-    {
-        std::lock_guard lock(lock_);
-        home_ = ex;
-        pending_ = true;
-    }
-    self_ = std::move(self);
-    ex->add_timer(this, deadline_after(d));
+    self_ = std::move(self);  // dropped by on_dispose, once no executor references the timer
+    timer::arm(deadline_after(d), {}, "ringo::after_func");
+    release(/*keep_armed=*/true);  // the stop_funcs keep the object; stop() stays callable
 }
 
-bool func_timer::stop() {
-    bool was_pending;
-    executor* home;
-    {
-        std::lock_guard lock(lock_);
-        was_pending = pending_;
-        pending_ = false;
-        home = home_;
-    }
-    // On another thread the node stays in its heap until its deadline, when
-    // it finds itself stopped (lazy deletion, as Go does).
-    if (was_pending && home == this_executor) {
-        home->remove_timer(this);
-        self_.reset();  // the caller's stop_func still holds it
-    }
-    return was_pending;
+void func_timer::on_fire(timer& t, clock::time_point, std::uint64_t) noexcept {
+    static_cast<func_timer&>(t).start_task();
 }
 
-void func_timer::on_timer(timer_node* node, timer_event e, clock::time_point) noexcept {
-    auto* t = static_cast<func_timer*>(node);
-    bool run = false;
-    {
-        std::lock_guard lock(t->lock_);
-        run = e == timer_event::fire && t->pending_;
-        t->pending_ = false;
-        if (e == timer_event::detach)
-            t->home_ = nullptr;
-    }
-    if (run)
-        t->start_task();
-    auto keep = std::move(t->self_);  // frees t at the end of this scope if nobody else holds it
+void func_timer::on_dispose(timer& t) noexcept {
+    auto keep = std::move(static_cast<func_timer&>(t).self_);  // may free it, at the end of this scope
 }
 
 }  // namespace ringo::detail

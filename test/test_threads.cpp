@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -321,6 +322,114 @@ TEST_CASE("TCP across threads: echo on every executor, close from another execut
             CHECK(*rerr == ringo::errc::closed);
         }(),
         ringo::runtime_options{.threads = 4});
+}
+
+// A timer lives on the executor that armed it; any thread may stop, reset or
+// drop it. 1,000,000 timers of every kind (timer, ticker, after, after_func,
+// context deadline) are made on executor 0 and handed in batches to a task
+// on executor 1, which stops, resets and destroys them while many fire on
+// executor 0. ASan and TSan runs check that no timer is freed while its home
+// still reaches it; the test checks Go's guarantees across threads: after
+// stop() no stale value is received, an after_func either is stopped or
+// runs (never both, never neither), and a stopped timer stops counting at once.
+TEST_CASE("timers made on one executor and stopped, reset or dropped on another") {
+    test::progress_watchdog dog(30s, "cross-executor timers");
+    constexpr int total = 1'000'000, batch = 1'000;
+    struct item {
+        int kind = 0;
+        std::optional<ringo::timer> t;
+        std::optional<ringo::ticker> tick;
+        ringo::recv_chan<ringo::clock::time_point> after;
+        ringo::stop_func stop;
+        std::optional<ringo::context> ctx;
+        ringo::cancel_func cancel;
+    };
+    struct tally {
+        std::atomic<int> funcs{0}, ran{0}, stopped{0}, stale{0};
+    };
+    auto counts = std::make_shared<tally>();
+    ringo::run(
+        [counts]() -> task<void> {
+            chan<std::vector<item>> batches(2);
+            chan<unsigned> done(1);
+            ringo::go([batches, done, counts]() -> task<void> {
+                unsigned where = executor_index();
+                int n = 0;
+                while (auto b = co_await batches.recv()) {
+                    for (item& it : *b) {
+                        switch (it.kind) {
+                        case 0:  // timer: stopped; nothing stale may arrive after stop()
+                            it.t->stop();
+                            if (it.t->c().try_recv().state == ringo::recv_state::ok)
+                                counts->stale.fetch_add(1);
+                            break;
+                        case 1:  // timer: reset to fire soon on its home, then dropped
+                            it.t->reset(std::chrono::microseconds(n % 50));
+                            break;
+                        case 2:  // ticker: reset, stopped, dropped
+                            it.tick->reset(std::chrono::microseconds(1 + n % 50));
+                            it.tick->stop();
+                            break;
+                        case 3:  // after: dropped, maybe while it fires
+                            break;
+                        case 4:  // after_func: stopped, maybe while it fires
+                            if (it.stop())
+                                counts->stopped.fetch_add(1);
+                            break;
+                        case 5:  // context deadline: cancelled, maybe while it fires
+                            it.cancel();
+                            break;
+                        }
+                        ++n;
+                    }
+                    b->clear();  // destroyed here, on executor 1
+                    test::tick();
+                }
+                co_await done.send(where);
+            });
+            int made = 0;
+            while (made < total) {
+                std::vector<item> b(batch);
+                for (item& it : b) {
+                    it.kind = made % 6;
+                    bool soon = made % 3 == 0;  // fires while the other side works on it
+                    auto d = soon ? std::chrono::microseconds(made % 40) : std::chrono::microseconds(3'600'000'000);
+                    switch (it.kind) {
+                    case 0:
+                    case 1: it.t.emplace(d); break;
+                    case 2: it.tick.emplace(std::chrono::microseconds(1 + made % 40)); break;
+                    case 3: it.after = ringo::after(d); break;
+                    case 4: {
+                        auto c = counts;
+                        it.stop = ringo::after_func(d, [c] { c->ran.fetch_add(1); });
+                        counts->funcs.fetch_add(1);
+                        break;
+                    }
+                    case 5: {
+                        auto [ctx, cancel] = ringo::with_timeout(ringo::background(), d);
+                        it.ctx = ctx;
+                        it.cancel = cancel;
+                        break;
+                    }
+                    }
+                    ++made;
+                }
+                co_await batches.send(std::move(b));
+            }
+            batches.close();
+            auto where = co_await done.recv();
+            CHECK(where == 1u);  // the other side really ran on another executor
+            CHECK(ringo::num_timers() == 0);  // every one stopped or fired, counted at once
+            CHECK(counts->stale.load() == 0);
+            // Every after_func was stopped or runs (on executor 0, soon).
+            while (counts->ran.load() + counts->stopped.load() < counts->funcs.load()) {
+                co_await ringo::sleep_for(1ms);
+                test::tick();
+            }
+            CHECK(counts->ran.load() + counts->stopped.load() == counts->funcs.load());
+            CHECK(counts->stopped.load() > 0);
+        }(),
+        ringo::runtime_options{.threads = 2});
 }
 
 TEST_CASE("tasks alive on every executor when main returns are destroyed cleanly") {

@@ -25,8 +25,8 @@
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <source_location>
 #include <utility>
 
@@ -34,11 +34,13 @@
 #include <ringo/detail/executor.hpp>
 #include <ringo/detail/goroutine.hpp>
 #include <ringo/detail/root.hpp>
-#include <ringo/detail/spinlock.hpp>
-#include <ringo/detail/timer_heap.hpp>
+#include <ringo/detail/timer.hpp>
 #include <ringo/errors.hpp>
 
 namespace ringo {
+
+// The clock of every deadline in ringo: monotonic, nanosecond resolution.
+using clock = std::chrono::steady_clock;
 
 namespace detail {
 
@@ -56,33 +58,32 @@ inline clock::time_point deadline_after(clock::duration d) noexcept {
     return add_saturated(clock::now(), std::max(d, clock::duration::zero()));
 }
 
-// co_await sleep_until(t). The awaiter is the heap node.
-class [[nodiscard]] sleep_awaiter : timer_node {
+// co_await sleep_until(t). The awaiter holds the timer; armed and released
+// on the task's home thread (a parked task never changes executor), so it
+// is never posted and its destruction frees it at once.
+class [[nodiscard]] sleep_awaiter : timer {
 public:
     sleep_awaiter(clock::time_point deadline, bool now_or_past, std::source_location site, const char* what) noexcept
-        : deadline_(deadline), at_once_(now_or_past), what_(what), site_(site) {
-        on_event = &on_timer;
-    }
+        : timer(&on_fire), deadline_(deadline), at_once_(now_or_past), what_(what), site_(site) {}
     sleep_awaiter(const sleep_awaiter&) = delete;
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
-        if (in_heap())  // destroyed while asleep (runtime teardown)
-            g_->home->remove_timer(this);
+        if (g_ != nullptr)  // it slept: out of the heap if destroyed asleep (runtime teardown)
+            release();
     }
 
     bool await_ready() const noexcept { return at_once_; }
     void await_suspend(std::coroutine_handle<> h) {
         g_ = park(h, task_state::sleep, site_, what_);
-        g_->home->add_timer(this, deadline_);
+        arm(deadline_, {}, what_);
     }
     void await_resume() const noexcept {}
 
 private:
-    static void on_timer(timer_node* self, timer_event e, clock::time_point) noexcept {
-        if (e == timer_event::fire) {  // FIFO: sleepers due together resume in deadline order
-            goroutine* g = static_cast<sleep_awaiter*>(self)->g_;
-            g->home->ready_last(g);
-        }
+    static void on_fire(timer& self, clock::time_point, std::uint64_t) noexcept {
+        // Behind the runnable tasks: sleepers due together resume in deadline order.
+        goroutine* g = static_cast<sleep_awaiter&>(self).g_;
+        g->home->ready_last(g);
     }
 
     clock::time_point deadline_;
@@ -92,21 +93,16 @@ private:
     goroutine* g_ = nullptr;
 };
 
-// The state of a timer or ticker: its channel (capacity 1) and its heap node.
-// Fields below are guarded by the channel's lock; the node's heap fields
-// belong to `home`'s thread. Other threads change the state under the lock
-// and post a sync request to `home` (see timer_heap.hpp).
-class timer_state final : public chan_state<clock::time_point>, public timer_node {
+// A timer or ticker: its channel (capacity 1, reporting len() == cap() == 0)
+// and its timer, which shares the channel's lock, so that stop() and reset()
+// disarm it and discard a fired value in one step. Freed when the last handle
+// (timer, ticker or channel) is gone and no executor references the timer.
+class timer_state final : public chan_state<clock::time_point>, public timer {
 public:
-    timer_state(executor* home, clock::time_point deadline, clock::duration period);
+    timer_state();
 
-    executor* home;              // null once its runtime has ended
-    clock::time_point deadline;  // when it fires, while pending
-    clock::duration period;      // > 0: a ticker
-    bool pending = true;         // armed, not yet fired (or a ticker running)
-    bool disposed = false;       // the last handle is gone; home frees it
-
-    static void on_timer(timer_node* self, timer_event e, clock::time_point now) noexcept;
+    static void on_fire(timer& self, clock::time_point now, std::uint64_t generation) noexcept;
+    static void on_dispose(timer& self) noexcept;
     static void last_release(chan_state<clock::time_point>* self) noexcept;
 };
 
@@ -120,23 +116,22 @@ struct stoppable {
     virtual bool stop() = 0;
 };
 
-// time.AfterFunc's state: runs f as a new task when it fires.
-class func_timer : public stoppable, public timer_node {
+// time.AfterFunc's state: runs f as a new task when it fires. Shared by the
+// stop_funcs and, while an executor references the timer, by itself.
+class func_timer : public stoppable, timer {
 public:
-    func_timer() { on_event = &on_timer; }
-    bool stop() override;
+    func_timer() : timer(&on_fire, &on_dispose) {}
+    bool stop() override { return timer::stop(); }
     void arm(clock::duration d, std::shared_ptr<func_timer> self);
 
 protected:
     virtual void start_task() noexcept = 0;
 
 private:
-    static void on_timer(timer_node* self, timer_event e, clock::time_point now) noexcept;
+    static void on_fire(timer& self, clock::time_point now, std::uint64_t generation) noexcept;
+    static void on_dispose(timer& self) noexcept;
 
-    spinlock lock_;
-    executor* home_ = nullptr;           // guarded by lock_
-    bool pending_ = false;               // guarded by lock_
-    std::shared_ptr<func_timer> self_;   // home thread: keeps it alive while armed
+    std::shared_ptr<func_timer> self_;  // while an executor references the timer
 };
 
 template <class F>

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/posted_work.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/detail/timer_heap.hpp>
 
@@ -31,19 +32,6 @@ class runtime;
 struct io_op;       // detail/io_request.hpp: only I/O code needs them
 struct io_request;
 class ring;         // lib/ring.hpp
-
-// Work posted to an executor's mailbox: run(self) runs once on that
-// executor's own thread, soon after post(). The poster owns the object and
-// keeps it alive until it has run (or the runtime has ended). Posting an
-// object that is already queued does nothing: it runs once, and reads the
-// latest state when it does.
-struct posted_work {
-    void (*run)(posted_work* self) noexcept = nullptr;
-    posted_work* next_posted = nullptr;   // the mailbox's link
-    // true from post() until the executor takes it off the mailbox, just
-    // before run() (a post after that queues it again).
-    std::atomic<bool> queued{false};
-};
 
 // Intrusive FIFO of goroutine records, linked through goroutine::next.
 class run_queue {
@@ -78,6 +66,10 @@ private:
 // executor that delivers them (lib/signals.cpp). Posted work for every
 // executor: none sleeps while it is non-zero.
 inline std::atomic<std::uint64_t> signals_pending{0};
+
+// Runtimes that have ended (any thread): a timer's home executor is valid
+// only while this count is what it was when the timer adopted it.
+inline std::atomic<std::uint64_t> runtimes_ended{0};
 
 class executor {
 public:
@@ -162,20 +154,13 @@ public:
     void cancel_fd(int fd);
     std::uint32_t pending_io() const noexcept;
 
-    // Timers (executor thread only, but post_timer_sync: any thread).
-    // Arms n to fire at `when` (moves it if armed).
-    void add_timer(timer_node* n, clock::time_point when) { timers_.update(n, when); }
-    void remove_timer(timer_node* n) noexcept { timers_.remove(n); }
-    std::size_t timer_count() const noexcept { return timers_.size(); }
-    // Asks the executor to deliver timer_event::sync to n on its own thread.
-    // Any thread; n must stay alive until then.
-    void post_timer_sync(timer_node* n) noexcept;
+    // Timers armed here (sleeps included): num_timers(). Any thread.
+    std::size_t timer_count() const noexcept { return armed_timers_.load(std::memory_order_relaxed); }
 
-    // True if another thread has posted work (wake-ups, timer syncs) that
-    // this executor has not picked up yet. Any thread.
+    // True if another thread has posted work (wake-ups, the mailbox, caught
+    // signals) that this executor has not picked up yet. Any thread.
     bool has_posted() const noexcept {
         return remote_.load(std::memory_order_seq_cst) != nullptr ||
-               timer_syncs_.load(std::memory_order_seq_cst) != nullptr ||
                mailbox_.load(std::memory_order_seq_cst) != nullptr ||
                signals_pending.load(std::memory_order_seq_cst) != 0;
     }
@@ -193,6 +178,7 @@ public:
 
 private:
     friend class executor_loop;
+    friend class timer;  // keeps the heap and the armed count (detail/timer.hpp)
     // Locks the registry only when other threads may read it.
     struct registry_guard {
         const executor& e;
@@ -224,9 +210,12 @@ private:
     timer_heap timers_;
     ring* ring_;                    // owned; lib/ring.hpp
 
+    // Any thread, under the lock of the timer that changes: timers armed
+    // here (detail/timer.hpp).
+    std::atomic<std::size_t> armed_timers_{0};
+
     // Any thread: Treiber stack of wake-ups from other threads.
     alignas(64) std::atomic<goroutine*> remote_{nullptr};
-    std::atomic<timer_node*> timer_syncs_{nullptr};  // Treiber stack through sync_next
     std::atomic<posted_work*> mailbox_{nullptr};       // Treiber stack through next_posted
     std::atomic<bool> sleeping_{false};
 };

@@ -1,114 +1,75 @@
 // ringo/detail/timer_heap.hpp - an executor's timers: a 4-ary min-heap of
 // deadlines. The executor sleeps until the earliest one (one kernel timeout
-// for all of them, never one SQE per timer). Executor thread only, except
-// the sync request fields, which any thread may post through the executor.
+// for all of them, never one SQE per timer). Home thread only: the entries'
+// heap fields belong to it (detail/timer.hpp says how other threads ask for
+// a change).
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <limits>
 #include <utility>
 #include <vector>
 
-namespace ringo {
-using clock = std::chrono::steady_clock;
-}
+#include <ringo/detail/timer.hpp>
 
 namespace ringo::detail {
-
-enum class timer_event {
-    fire,    // its deadline passed: it was popped from the heap
-    sync,    // another thread changed it (post_timer_sync): bring the heap in line
-    detach,  // the executor is shutting down: it leaves the heap for good
-};
-
-struct timer_node {
-    static constexpr std::uint32_t not_in_heap = std::numeric_limits<std::uint32_t>::max();
-
-    // Set once.
-    void (*on_event)(timer_node* self, timer_event e, clock::time_point now) noexcept = nullptr;
-
-    // Executor thread only.
-    clock::time_point when{};
-    std::uint32_t heap_index = not_in_heap;
-
-    // Any thread (posting a sync request).
-    timer_node* sync_next = nullptr;
-    std::atomic<bool> sync_posted{false};
-
-    bool in_heap() const noexcept { return heap_index != not_in_heap; }
-};
 
 class timer_heap {
 public:
     bool empty() const noexcept { return nodes_.empty(); }
     std::size_t size() const noexcept { return nodes_.size(); }
-    timer_node* top() const noexcept { return nodes_.front(); }
+    timer* top() const noexcept { return nodes_.front(); }
+    steady_clock::time_point top_when() const noexcept { return nodes_.front()->heap_when_; }
 
-    void push(timer_node* n, clock::time_point when) {
-        n->when = when;
-        n->heap_index = static_cast<std::uint32_t>(nodes_.size());
-        nodes_.push_back(n);
-        sift_up(n->heap_index);
+    // Puts t in the heap at `when`, or moves it there if it is in already.
+    void update(timer* t, steady_clock::time_point when) {
+        t->heap_when_ = when;
+        if (t->heap_index_ == timer::not_in_heap) {
+            t->heap_index_ = static_cast<std::uint32_t>(nodes_.size());
+            nodes_.push_back(t);
+        }
+        sift_down(sift_up(t->heap_index_));
     }
 
-    void remove(timer_node* n) noexcept {
-        std::uint32_t i = n->heap_index;
-        if (i == timer_node::not_in_heap)
+    void remove(timer* t) noexcept {
+        std::uint32_t i = t->heap_index_;
+        if (i == timer::not_in_heap)
             return;
-        n->heap_index = timer_node::not_in_heap;
-        timer_node* last = nodes_.back();
+        t->heap_index_ = timer::not_in_heap;
+        timer* last = nodes_.back();
         nodes_.pop_back();
-        if (last == n)
+        if (last == t)
             return;
         place(i, last);
         sift_down(sift_up(i));
     }
 
-    timer_node* pop() noexcept {
-        timer_node* n = nodes_.front();
-        remove(n);
-        return n;
-    }
-
-    // Moves n to `when`, inserting it if it is not in the heap.
-    void update(timer_node* n, clock::time_point when) {
-        if (!n->in_heap()) {
-            push(n, when);
-            return;
-        }
-        n->when = when;
-        sift_down(sift_up(n->heap_index));
-    }
-
-    std::vector<timer_node*> take_all() noexcept {
-        for (timer_node* n : nodes_)
-            n->heap_index = timer_node::not_in_heap;
-        return std::exchange(nodes_, {});
+    timer* pop() noexcept {
+        timer* t = nodes_.front();
+        remove(t);
+        return t;
     }
 
 private:
     static constexpr std::uint32_t arity = 4;
 
-    void place(std::uint32_t i, timer_node* n) noexcept {
-        nodes_[i] = n;
-        n->heap_index = i;
+    void place(std::uint32_t i, timer* t) noexcept {
+        nodes_[i] = t;
+        t->heap_index_ = i;
     }
     std::uint32_t sift_up(std::uint32_t i) noexcept {
-        timer_node* n = nodes_[i];
+        timer* t = nodes_[i];
         while (i > 0) {
             std::uint32_t parent = (i - 1) / arity;
-            if (nodes_[parent]->when <= n->when)
+            if (nodes_[parent]->heap_when_ <= t->heap_when_)
                 break;
             place(i, nodes_[parent]);
             i = parent;
         }
-        place(i, n);
+        place(i, t);
         return i;
     }
     void sift_down(std::uint32_t i) noexcept {
-        timer_node* n = nodes_[i];
+        timer* t = nodes_[i];
         auto size = static_cast<std::uint32_t>(nodes_.size());
         for (;;) {
             std::uint32_t first = i * arity + 1;
@@ -116,17 +77,17 @@ private:
                 break;
             std::uint32_t best = first;
             for (std::uint32_t c = first + 1; c < first + arity && c < size; ++c)
-                if (nodes_[c]->when < nodes_[best]->when)
+                if (nodes_[c]->heap_when_ < nodes_[best]->heap_when_)
                     best = c;
-            if (n->when <= nodes_[best]->when)
+            if (t->heap_when_ <= nodes_[best]->heap_when_)
                 break;
             place(i, nodes_[best]);
             i = best;
         }
-        place(i, n);
+        place(i, t);
     }
 
-    std::vector<timer_node*> nodes_;
+    std::vector<timer*> nodes_;
 };
 
 }  // namespace ringo::detail
