@@ -15,6 +15,8 @@
 
 #include <ringo/ringo.hpp>
 
+#include "watchdog.hpp"
+
 #include "bare.hpp"
 
 using namespace std::chrono_literals;
@@ -415,6 +417,25 @@ TEST_CASE("deadlock detection: sleepers keep the runtime alive; a receive nobody
                              ringo::go([]() -> task<void> { co_await ringo::sleep_for(2ms); });
                              chan<int> nobody(0);
                              co_await nobody.recv();
+                         }()),
+                         doctest::Contains("all tasks are asleep - deadlock!"), ringo::deadlock_error);
+}
+
+TEST_CASE("a stopped after_func leaves at once, from any thread: it neither counts nor delays deadlock detection") {
+    test::progress_watchdog dog(30s, "stopped after_func");
+    CHECK_THROWS_WITH_AS(ringo::run([]() -> task<void> {
+                             auto here = ringo::after_func(1h, [] {});
+                             auto there = ringo::after_func(1h, [] {});
+                             CHECK(ringo::num_timers() == 2);
+                             CHECK(here());
+                             CHECK(ringo::num_timers() == 1);
+                             auto stop_there = [&there] { return there(); };
+                             bool stopped = co_await ringo::blocking(stop_there);
+                             CHECK(stopped);
+                             CHECK(ringo::num_timers() == 0);  // at once, though stopped on another thread
+                             CHECK_FALSE(there());
+                             chan<int> nobody(0);
+                             co_await nobody.recv();  // a deadlock now, not in an hour
                          }()),
                          doctest::Contains("all tasks are asleep - deadlock!"), ringo::deadlock_error);
 }
