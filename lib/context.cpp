@@ -39,11 +39,8 @@ public:
                 err = p->err_;
                 cause = p->cause_;
             } else {
-                next_sibling_ = p->first_child_;
-                if (next_sibling_ != nullptr)
-                    next_sibling_->prev_sibling_ = this;
-                p->first_child_ = this;
-                ++p->children_;
+                p->children_.push_front(this);
+                ++p->child_count_;
                 linked_to_ = p;
                 linked_ = true;
             }
@@ -120,7 +117,7 @@ public:
     }
     std::size_t child_count() noexcept {
         std::lock_guard lock(mu_);
-        return children_;
+        return child_count_;
     }
 
 private:
@@ -152,13 +149,12 @@ private:
                 std::lock_guard chan_lock(done_->lock);
                 woken = done_->close_locked();
             }
-            for (cancel_node* c = first_child_; c != nullptr; c = c->next_sibling_) {
+            for (cancel_node* c = children_.take_all(); c != nullptr; c = child_list::next(c)) {
                 c->linked_ = false;  // a dying child then does not unlink itself
                 if (c->try_retain())
                     todo.push_back(c);
             }
-            first_child_ = nullptr;
-            children_ = 0;
+            child_count_ = 0;
             for (auto& cb : callbacks_)
                 callbacks.push_back(std::move(cb));
             callbacks_.clear();
@@ -185,13 +181,8 @@ private:
         if (!linked_)
             return;
         linked_ = false;
-        if (prev_sibling_ != nullptr)
-            prev_sibling_->next_sibling_ = next_sibling_;
-        else
-            p->first_child_ = next_sibling_;
-        if (next_sibling_ != nullptr)
-            next_sibling_->prev_sibling_ = prev_sibling_;
-        --p->children_;
+        p->children_.remove(this);
+        --p->child_count_;
     }
 
     // Dying uncancelled: only the ancestor we were linked under can still
@@ -234,8 +225,10 @@ private:
     // Guarded by mu_ (err_ and cause_ are written once, before done_flag_).
     std::error_code err_, cause_;
     chan_state<std::monostate>* done_ = nullptr;  // made on first done()
-    cancel_node* first_child_ = nullptr;
-    std::size_t children_ = 0;
+    list_hook<cancel_node> sibling_;  // guarded by linked_to_->mu_: on its children_
+    using child_list = intrusive_list<cancel_node, &cancel_node::sibling_>;
+    child_list children_;  // linked uncancelled children
+    std::size_t child_count_ = 0;
     std::vector<std::shared_ptr<ctx_callback>> callbacks_;
     bool has_timer_ = false;  // arm_deadline started timer_
 
@@ -243,8 +236,6 @@ private:
 
     // Guarded by linked_to_->mu_.
     cancel_node* linked_to_ = nullptr;  // the ancestor whose child list holds us (set once)
-    cancel_node* prev_sibling_ = nullptr;
-    cancel_node* next_sibling_ = nullptr;
     bool linked_ = false;
 };
 

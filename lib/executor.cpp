@@ -36,29 +36,20 @@ executor::~executor() { delete ring_; }
 
 void executor::add_task(goroutine* g) noexcept {
     registry_guard lock(*this);
-    g->all_prev = nullptr;
-    g->all_next = all_;
-    if (all_ != nullptr)
-        all_->all_prev = g;
-    all_ = g;
+    all_.push_front(g);
     live_.store(live_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);  // under the lock
 }
 
 void executor::remove_task(goroutine* g) noexcept {
     registry_guard lock(*this);
-    if (g->all_prev != nullptr)
-        g->all_prev->all_next = g->all_next;
-    else
-        all_ = g->all_next;
-    if (g->all_next != nullptr)
-        g->all_next->all_prev = g->all_prev;
+    all_.remove(g);
     live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 void executor::ready_remote(goroutine* g) noexcept {
     goroutine* head = remote_.load(std::memory_order_relaxed);
     do {
-        g->next = head;
+        g->run_link.next = head;
     } while (!remote_.compare_exchange_weak(head, g, std::memory_order_seq_cst, std::memory_order_relaxed));
     notify();
 }
@@ -95,13 +86,13 @@ void executor::cancel_fd(int fd) { ring_->cancel_fd(fd); }
 std::uint32_t executor::pending_io() const noexcept { return ring_->pending(); }
 
 // Reverses a Treiber stack (newest first) taken whole from an atomic head
-// into push order, through the link member `next`.
-template <class Node>
-Node* oldest_first(Node* list, Node* Node::*next) noexcept {
+// into push order, through the link link(node).
+template <class Node, class Link>
+Node* oldest_first(Node* list, Link link) noexcept {
     Node* reversed = nullptr;
     while (list != nullptr) {
-        Node* rest = list->*next;
-        list->*next = reversed;
+        Node* rest = link(list);
+        link(list) = reversed;
         reversed = list;
         list = rest;
     }
@@ -125,11 +116,12 @@ public:
 
     // Moves wake-ups pushed by other threads to the local queue, in push order.
     bool take_remote() noexcept {
-        goroutine* reversed = oldest_first(e_.remote_.exchange(nullptr, std::memory_order_acquire), &goroutine::next);
+        auto link = [](goroutine* g) -> goroutine*& { return g->run_link.next; };
+        goroutine* reversed = oldest_first(e_.remote_.exchange(nullptr, std::memory_order_acquire), link);
         if (reversed == nullptr)
             return false;
         while (reversed != nullptr) {
-            goroutine* next = reversed->next;
+            goroutine* next = link(reversed);
             e_.local_.push_back(reversed);
             reversed = next;
         }
@@ -142,7 +134,8 @@ public:
         if (signals_pending.load(std::memory_order_relaxed) != 0) [[unlikely]]
             handle_pending_signals(e_.rt_);
         posted_work* reversed =
-            oldest_first(e_.mailbox_.exchange(nullptr, std::memory_order_acquire), &posted_work::next_posted);
+            oldest_first(e_.mailbox_.exchange(nullptr, std::memory_order_acquire),
+                         [](posted_work* w) -> posted_work*& { return w->next_posted; });
         if (reversed == nullptr)
             return false;
         while (reversed != nullptr) {
@@ -268,7 +261,7 @@ void executor::destroy_tasks() noexcept {
         goroutine* g;
         {
             registry_guard lock(*this);
-            g = all_;
+            g = all_.front();
         }
         if (g == nullptr)
             break;

@@ -21,6 +21,7 @@
 #include <cstdint>
 
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/intrusive_list.hpp>
 #include <ringo/detail/posted_work.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/detail/timer_heap.hpp>
@@ -33,33 +34,8 @@ struct io_op;       // detail/io_request.hpp: only I/O code needs them
 struct io_request;
 class ring;         // lib/ring.hpp
 
-// Intrusive FIFO of goroutine records, linked through goroutine::next.
-class run_queue {
-public:
-    bool empty() const noexcept { return head_ == nullptr; }
-    void push_back(goroutine* g) noexcept {
-        g->next = nullptr;
-        if (tail_ != nullptr)
-            tail_->next = g;
-        else
-            head_ = g;
-        tail_ = g;
-    }
-    goroutine* pop_front() noexcept {
-        goroutine* g = head_;
-        if (g != nullptr) {
-            head_ = g->next;
-            if (head_ == nullptr)
-                tail_ = nullptr;
-        }
-        return g;
-    }
-    void clear() noexcept { head_ = tail_ = nullptr; }
-
-private:
-    goroutine* head_ = nullptr;
-    goroutine* tail_ = nullptr;
-};
+// An executor's FIFO of runnable tasks.
+using run_queue = intrusive_list<goroutine, &goroutine::run_link>;
 
 // Signals caught by ringo's handler and not yet handled: bit signo - 1 is
 // set by the handler (any thread, async-signal-safe), cleared by the
@@ -124,7 +100,7 @@ public:
     template <class F>
     void for_each_task(F&& f) const {
         registry_guard lock(*this);
-        for (goroutine* g = all_; g != nullptr; g = g->all_next)
+        for (goroutine* g = all_.front(); g != nullptr; g = task_list::next(g))
             f(*g);
     }
     // Set before any task runs when the runtime has several executors: only
@@ -200,7 +176,8 @@ private:
     // The registry: any thread, under tasks_lock_ when shared_registry_.
     mutable spinlock tasks_lock_;
     bool shared_registry_ = false;         // set once, before tasks run
-    goroutine* all_ = nullptr;             // live tasks whose home is here
+    using task_list = intrusive_list<goroutine, &goroutine::all_link>;
+    task_list all_;                        // live tasks whose home is here
     std::atomic<std::uint64_t> live_{0};   // tasks in all_; written under the lock, read by any thread
 
     // Executor thread only.

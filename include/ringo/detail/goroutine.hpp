@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <source_location>
 
+#include <ringo/detail/intrusive_list.hpp>
+
 namespace ringo::detail {
 
 class executor;
@@ -43,13 +45,12 @@ struct goroutine {
     std::coroutine_handle<> root_frame;  // the root coroutine (detail/root.hpp)
 
     // The home executor's list of live tasks (under its registry lock).
-    goroutine* all_prev = nullptr;
-    goroutine* all_next = nullptr;
+    list_hook<goroutine> all_link;
 
     // Written by the task itself when it parks (a store of three words), read by
     // whoever resumes it. Ownership passes with the wake-up: the waker hands the
     // record to ready(), which queues it exactly once.
-    goroutine* next = nullptr;             // run queue / remote queue link
+    list_hook<goroutine> run_link;         // run queue; run_link.next also links the remote queue
     std::coroutine_handle<> resume_point;  // innermost suspended frame of the task
     std::source_location await_site;       // where it parked
     task_state state = task_state::runnable;
