@@ -362,6 +362,7 @@ TEST_CASE("timers made on one executor and stopped, reset or dropped on another"
                             it.t->stop();
                             if (it.t->c().try_recv().state == ringo::recv_state::ok)
                                 counts->stale.fetch_add(1);
+                            it.t.reset();  // and destroyed at once, while executor 0 may apply the stop
                             break;
                         case 1:  // timer: reset to fire soon on its home, then dropped
                             it.t->reset(std::chrono::microseconds(n % 50));
