@@ -32,7 +32,7 @@ void timer_state::on_fire(timer& t, clock::time_point now, std::uint64_t generat
         (void)s.send_now(value, to_wake);
     }
     if (to_wake != nullptr)
-        to_wake->home->ready_last(to_wake);  // FIFO, in deadline order
+        wake_in_turn(to_wake);  // FIFO, in deadline order
 }
 
 void timer_state::on_dispose(timer& t) noexcept { delete &static_cast<timer_state&>(t); }

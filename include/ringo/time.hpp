@@ -82,8 +82,7 @@ public:
 private:
     static void on_fire(timer& self, clock::time_point, std::uint64_t) noexcept {
         // Behind the runnable tasks: sleepers due together resume in deadline order.
-        goroutine* g = static_cast<sleep_awaiter&>(self).g_;
-        g->home->ready_last(g);
+        wake_in_turn(static_cast<sleep_awaiter&>(self).g_);
     }
 
     clock::time_point deadline_;
