@@ -139,7 +139,7 @@ void timer::on_posted(posted_work* w) noexcept {
 
 void timer::on_due(steady_clock::time_point now) noexcept {
     std::uint64_t generation = 0;
-    bool fire = false, dispose = false;
+    bool fire = false, dispose = false, last_access = false;
     {
         std::lock_guard lock(lock_);
         state_ &= ~in_heap;
@@ -154,10 +154,19 @@ void timer::on_due(steady_clock::time_point now) noexcept {
             } else {
                 disarm_locked();
             }
-            state_ |= firing;
+            // A timer without dispose belongs to one task, which frees it once
+            // fire_ has woken it (perhaps on another thread): fire_ is then our
+            // last access. Others stay referenced until fire_ returns.
+            last_access = dispose_ == nullptr && (state_ & referenced) == 0;
+            if (!last_access)
+                state_ |= firing;
         } else {  // stopped, or reset to later, from another thread
             dispose = reconcile_locked();
         }
+    }
+    if (last_access) {
+        fire_(*this, now, generation);
+        return;
     }
     if (fire) {
         fire_(*this, now, generation);

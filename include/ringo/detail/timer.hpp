@@ -48,9 +48,9 @@ public:
     using dispose_fn = void (*)(timer& self) noexcept;
 
     // The timer is guarded by its own lock, or by `shared` (which must
-    // outlive it). `dispose` may be null: the owner then frees the timer
-    // itself, which it may once no executor references it (e.g. a sleep,
-    // armed and released on its home thread).
+    // outlive it). `dispose` may be null for a timer that one task owns and
+    // arms (a sleep): the task frees it itself, once it is stopped on the
+    // timer's home thread or its fire callback has woken the task.
     explicit timer(fire_fn fire, dispose_fn dispose = nullptr) noexcept : timer(own_lock_, fire, dispose) {}
     timer(spinlock& shared, fire_fn fire, dispose_fn dispose = nullptr) noexcept
         : lock_(shared), fire_(fire), dispose_(dispose) {
