@@ -146,7 +146,7 @@ public:
     ~recv_awaiter() {
         if (node_.queued) {  // destroyed while parked (runtime teardown)
             std::lock_guard lock(s_->lock);
-            s_->receivers().remove(&node_);
+            s_->unlink_receiver(node_);
         }
     }
 
@@ -166,7 +166,7 @@ public:
         }
         node_.g = park(h, task_state::chan_receive, site_, "chan::recv");
         node_.dst = &result_;
-        s_->receivers().push_back(&node_);
+        s_->enqueue_receiver(node_);
         s_->lock.unlock();
         return true;
     }
@@ -189,7 +189,7 @@ public:
     ~send_awaiter() {
         if (node_.queued) {
             std::lock_guard lock(s_->lock);
-            s_->senders().remove(&node_);
+            s_->unlink_sender(node_);
         }
     }
 
@@ -214,7 +214,7 @@ public:
         }
         node_.g = park(h, task_state::chan_send, site_, "chan::send");
         node_.src = &value_;
-        s_->senders().push_back(&node_);
+        s_->enqueue_sender(node_);
         s_->lock.unlock();
         return true;
     }

@@ -145,6 +145,7 @@ public:
     using node = chan_waiter<T>;
 
     bool empty() const noexcept { return head_ == nullptr; }
+    node* front() const noexcept { return head_; }
 
     void push_back(node* w) noexcept {
         w->next = nullptr;
