@@ -106,7 +106,8 @@ concept spells_result_as_check = requires(N& n) { n.check(); } && !requires(N& n
 // The wait node of a case (Go's scase): what the engine calls on it, for
 // every kind of case - recv and send (below), the dynamic select's case
 // (dynamic_node), an I/O operation (io_op.hpp), a semaphore acquisition
-// (sync.hpp). A node lives in its select's awaiter, in the coroutine frame.
+// (sync.hpp). A node lives in its select's awaiter, in the coroutine frame
+// (the dynamic select's wait node: in its select_case).
 template <class N>
 concept select_case_node =
     requires(N& n, const N& cn, goroutine*& wake, goroutine* g, select_state* sel, int index) {
