@@ -146,7 +146,7 @@ public:
     ~recv_awaiter() {
         if (node_.queued) {  // destroyed while parked (runtime teardown)
             std::lock_guard lock(s_->lock);
-            s_->receivers().remove(&node_);
+            s_->unlink_receiver(node_);
         }
     }
 
@@ -166,7 +166,7 @@ public:
         }
         node_.g = park(h, task_state::chan_receive, site_, "chan::recv");
         node_.dst = &result_;
-        s_->receivers().push_back(&node_);
+        s_->enqueue_receiver(node_);
         s_->lock.unlock();
         return true;
     }
@@ -189,7 +189,7 @@ public:
     ~send_awaiter() {
         if (node_.queued) {
             std::lock_guard lock(s_->lock);
-            s_->senders().remove(&node_);
+            s_->unlink_sender(node_);
         }
     }
 
@@ -214,7 +214,7 @@ public:
         }
         node_.g = park(h, task_state::chan_send, site_, "chan::send");
         node_.src = &value_;
-        s_->senders().push_back(&node_);
+        s_->enqueue_sender(node_);
         s_->lock.unlock();
         return true;
     }
@@ -287,24 +287,55 @@ std::size_t len(chan_state<T>* s) {
 }
 
 template <class T>
-chan_state<T>* state_of(const chan<T>& c) noexcept;
+class chan_handle;
+// The state a channel handle refers to; null for a nil channel.
 template <class T>
-chan_state<T>* state_of(const send_chan<T>& c) noexcept;
+chan_state<T>* state_of(const chan_handle<T>& c) noexcept;
+
+// What chan, send_chan and recv_chan share: a counted reference to the
+// channel's state (null: nil), the length, the capacity and the nil test.
 template <class T>
-chan_state<T>* state_of(const recv_chan<T>& c) noexcept;
+class chan_handle {
+public:
+    using value_type = T;
+
+    // The number of values buffered (Go's len(ch)). Nil: 0.
+    std::size_t len() const { return detail::len(ref_.get()); }
+    // The buffer's capacity (Go's cap(ch)). Nil: 0.
+    std::size_t cap() const noexcept { return ref_.get() != nullptr ? ref_.get()->cap() : 0; }
+    // False for a nil channel.
+    explicit operator bool() const noexcept { return ref_.get() != nullptr; }
+
+protected:
+    chan_handle() noexcept = default;
+    explicit chan_handle(chan_ref<T> ref) noexcept : ref_(std::move(ref)) {}
+
+    // Handles compare equal when they refer to the same channel.
+    bool same_channel(const chan_handle& o) const noexcept { return ref_ == o.ref_; }
+
+    chan_ref<T> ref_;
+
+private:
+    friend chan_state<T>* state_of<T>(const chan_handle<T>&) noexcept;
+};
+
+template <class T>
+chan_state<T>* state_of(const chan_handle<T>& c) noexcept {
+    return c.ref_.get();
+}
 
 }  // namespace detail
 
 // A bidirectional channel handle (Go's `chan T`).
 template <class T>
-class chan {
-public:
-    using value_type = T;
+class chan : public detail::chan_handle<T> {
+    using detail::chan_handle<T>::ref_;
 
+public:
     // A nil channel.
     chan() noexcept = default;
     // make(chan T, capacity); 0 makes an unbuffered channel.
-    explicit chan(std::size_t capacity) : ref_(new detail::chan_state<T>(capacity)) {}
+    explicit chan(std::size_t capacity) : detail::chan_handle<T>(detail::chan_ref<T>(new detail::chan_state<T>(capacity))) {}
 
     // co_await ch.send(v): blocks until a receiver or the buffer takes v.
     // Throws panic_error if the channel is or gets closed. Nil: blocks forever.
@@ -325,24 +356,19 @@ public:
     // Closes the channel. Throws panic_error if nil or already closed.
     void close() const { detail::close(ref_.get()); }
 
-    std::size_t len() const { return detail::len(ref_.get()); }
-    std::size_t cap() const noexcept { return ref_.get() != nullptr ? ref_.get()->cap() : 0; }
-    explicit operator bool() const noexcept { return ref_.get() != nullptr; }
-    friend bool operator==(const chan&, const chan&) = default;
-
-private:
-    friend detail::chan_state<T>* detail::state_of<T>(const chan<T>&) noexcept;
-    detail::chan_ref<T> ref_;
+    // len(), cap(), explicit operator bool: see detail::chan_handle.
+    friend bool operator==(const chan& a, const chan& b) noexcept { return a.same_channel(b); }
 };
 
-// The send-only view of a channel (Go's `chan<- T`).
+// The send-only view of a channel (Go's `chan<- T`). Members as chan's.
 template <class T>
-class send_chan {
-public:
-    using value_type = T;
+class send_chan : public detail::chan_handle<T> {
+    using detail::chan_handle<T>::ref_;
 
+public:
     send_chan() noexcept = default;
-    send_chan(const chan<T>& c) noexcept : ref_(detail::chan_ref<T>::share(detail::state_of(c))) {}  // implicit, as in Go
+    send_chan(const chan<T>& c) noexcept  // implicit, as in Go
+        : detail::chan_handle<T>(detail::chan_ref<T>::share(detail::state_of(c))) {}
 
     [[nodiscard]] detail::send_awaiter<T> send(T v, std::source_location site = std::source_location::current()) const {
         return {ref_.get(), std::move(v), site};
@@ -350,58 +376,30 @@ public:
     bool try_send(T& v) const { return detail::try_send(ref_.get(), v); }
     bool try_send(T&& v) const { return detail::try_send(ref_.get(), v); }
     void close() const { detail::close(ref_.get()); }
-    std::size_t len() const { return detail::len(ref_.get()); }
-    std::size_t cap() const noexcept { return ref_.get() != nullptr ? ref_.get()->cap() : 0; }
-    explicit operator bool() const noexcept { return ref_.get() != nullptr; }
-    friend bool operator==(const send_chan&, const send_chan&) = default;
-
-private:
-    friend detail::chan_state<T>* detail::state_of<T>(const send_chan<T>&) noexcept;
-    detail::chan_ref<T> ref_;
+    friend bool operator==(const send_chan& a, const send_chan& b) noexcept { return a.same_channel(b); }
 };
 
-// The receive-only view of a channel (Go's `<-chan T`).
+// The receive-only view of a channel (Go's `<-chan T`). Members as chan's.
 template <class T>
-class recv_chan {
-public:
-    using value_type = T;
+class recv_chan : public detail::chan_handle<T> {
+    using detail::chan_handle<T>::ref_;
 
+public:
     recv_chan() noexcept = default;
-    recv_chan(const chan<T>& c) noexcept : ref_(detail::chan_ref<T>::share(detail::state_of(c))) {}  // implicit, as in Go
+    recv_chan(const chan<T>& c) noexcept  // implicit, as in Go
+        : detail::chan_handle<T>(detail::chan_ref<T>::share(detail::state_of(c))) {}
 
     [[nodiscard]] detail::recv_awaiter<T> recv(std::source_location site = std::source_location::current()) const noexcept {
         return {ref_.get(), site};
     }
     recv_result<T> try_recv() const { return detail::try_recv(ref_.get()); }
-    std::size_t len() const { return detail::len(ref_.get()); }
-    std::size_t cap() const noexcept { return ref_.get() != nullptr ? ref_.get()->cap() : 0; }
-    explicit operator bool() const noexcept { return ref_.get() != nullptr; }
-    friend bool operator==(const recv_chan&, const recv_chan&) = default;
+    friend bool operator==(const recv_chan& a, const recv_chan& b) noexcept { return a.same_channel(b); }
 
     // For ringo's own producers (timers, signals): adopts a state reference.
-    explicit recv_chan(detail::chan_ref<T> ref) noexcept : ref_(std::move(ref)) {}
-
-private:
-    friend detail::chan_state<T>* detail::state_of<T>(const recv_chan<T>&) noexcept;
-    detail::chan_ref<T> ref_;
+    explicit recv_chan(detail::chan_ref<T> ref) noexcept : detail::chan_handle<T>(std::move(ref)) {}
 };
 
 // chan<void>-style signalling.
 using signal_chan = chan<std::monostate>;
-
-namespace detail {
-template <class T>
-chan_state<T>* state_of(const chan<T>& c) noexcept {
-    return c.ref_.get();
-}
-template <class T>
-chan_state<T>* state_of(const send_chan<T>& c) noexcept {
-    return c.ref_.get();
-}
-template <class T>
-chan_state<T>* state_of(const recv_chan<T>& c) noexcept {
-    return c.ref_.get();
-}
-}  // namespace detail
 
 }  // namespace ringo

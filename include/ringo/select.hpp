@@ -35,16 +35,21 @@
 //   msg m{1, "text"};
 //   co_await ringo::select(ringo::send(ch, m), ringo::recv(done));
 //
-// The algorithm is Go's selectgo, in three passes over the cases. Pass 1
-// polls the cases in random order and completes the first ready one; it first
-// tries each case under its own channel's lock alone (the fast path), then,
-// if none was ready, under the locks of every channel involved, taken in
-// address order. If still nothing is ready, pass 2 enqueues a wait node on
-// every channel, in the same random order (so that of two cases on one
-// channel, neither is always first in its queue), all sharing one
-// select_state, and parks. The first counterpart to claim that state
-// completes the select (detail/waiter.hpp). On resumption, pass 3 locks the
-// channels again and unlinks the losing nodes.
+// The algorithm is Go's selectgo (detail::select_engine, whose functions
+// carry Go's names and comments), over cases that each satisfy
+// detail::select_case_node:
+//   - generate permuted order: a random poll order (select_biased: written);
+//   - pass 1 - look for something already waiting: poll the cases in poll
+//     order and complete the first ready one; first each under its own lock
+//     alone (the fast path, one lock when something is ready), then, if none
+//     was, under every case's lock, taken in address order (the lock order);
+//   - pass 2 - enqueue on all chans: still nothing ready, so link a wait node
+//     on every case, all sharing one select_state, and park. Unlike Go, in
+//     poll order, not lock order, so that of two cases on one channel neither
+//     is always first in its queue. The first counterpart to claim that state
+//     completes the select (detail/waiter.hpp);
+//   - pass 3 - dequeue from unsuccessful chans: once woken, take the locks
+//     again and unlink the losing nodes.
 #pragma once
 
 #include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
@@ -92,13 +97,79 @@ struct send_case {
     T* value() noexcept { return ref != nullptr ? ref : &*owned; }
 };
 
-// The wait node of each case, kept in the select awaiter (coroutine frame).
+// Merge shim: the semaphore (sync.hpp) and I/O (io_op.hpp) nodes still spell
+// result() as an empty `void check()`. Remove this, and its use in
+// select_case_node and case_result, once they define result().
+template <class N>
+concept spells_result_as_check = requires(N& n) { n.check(); } && !requires(N& n) { n.result(); };
+
+// The wait node of a case (Go's scase): what the engine calls on it, for
+// every kind of case - recv and send (below), the dynamic select's case
+// (dynamic_node), an I/O operation (io_op.hpp), a semaphore acquisition
+// (sync.hpp). A node lives in its select's awaiter, in the coroutine frame
+// (the dynamic select's wait node: in its select_case).
+template <class N>
+concept select_case_node =
+    requires(N& n, const N& cn, goroutine*& wake, goroutine* g, select_state* sel, int index) {
+        // The lock that guards what the case waits on (a channel's), by which
+        // the cases are sorted into the lock order; null disables the case (a
+        // nil channel).
+        { cn.lock() } noexcept -> std::same_as<spinlock*>;
+        // Pass 1, lock held: completes the case now if it can (true), setting
+        // `wake` to a task to wake once unlocked. May throw (a move of T) with
+        // nothing done.
+        { n.poll(wake) } -> std::same_as<bool>;
+        // Pass 2, lock held: links a wait node for the parked task g as case
+        // `index` of `sel`; whoever claims `sel` through it completes the case.
+        { n.enqueue(g, sel, index) } noexcept;
+        // Pass 3, lock held: unlinks the node if it is still queued (the case
+        // lost; the winner's counterpart unlinked the winning node).
+        { n.unlink() } noexcept;
+    } &&
+    // After the case won, no lock held: its result (the case's result_type,
+    // or an rvalue reference to one); throws what the case failed with.
+    (requires(N& n) { n.result(); } || spells_result_as_check<N>);
+
+template <class N>
+decltype(auto) case_result(N& node) {
+    if constexpr (spells_result_as_check<N>) {
+        node.check();
+        return std::monostate{};
+    } else {
+        return node.result();
+    }
+}
+
+// The parts of a channel case's node shared by the static and dynamic select.
+template <class T>
+void enqueue_case(chan_waiter<T>& w, goroutine* g, select_state* sel, int index) noexcept {
+    w.g = g;
+    w.sel = sel;
+    w.case_index = index;
+}
+// Poll of a send case: a closed channel completes it (`closed`: panics in result).
+template <class T>
+bool poll_send_case(chan_state<T>& s, T& v, bool& closed, goroutine*& wake) {
+    if (s.closed()) {
+        closed = true;
+        return true;
+    }
+    return s.send_now(v, wake);
+}
+// Result of a send case that won: panics if it chose or was woken by a closed
+// channel; rethrows what its value threw as it moved (chan.hpp).
+template <class T>
+void check_send_case(bool closed, const chan_waiter<T>& w) {
+    if (closed || w.closed)
+        throw panic_error("send on closed channel (in select)");
+    w.rethrow_error();
+}
+
 template <class C>
 struct case_node;
 
 template <class T>
 struct case_node<recv_case<T>> {
-    static constexpr bool is_recv = true;
     chan_state<T>* s;
     std::optional<T> slot;  // the received value, when this case wins
     chan_waiter<T> w;
@@ -107,95 +178,83 @@ struct case_node<recv_case<T>> {
     spinlock* lock() const noexcept { return s != nullptr ? &s->lock : nullptr; }
     bool poll(goroutine*& wake) { return s->recv_now(slot, wake); }
     void enqueue(goroutine* g, select_state* sel, int index) noexcept {
-        w.g = g;
-        w.sel = sel;
-        w.case_index = index;
+        enqueue_case(w, g, sel, index);
         w.dst = &slot;
-        s->receivers().push_back(&w);
+        s->enqueue_receiver(w);
     }
-    void unlink() noexcept { s->receivers().remove(&w); }
-    bool queued() const noexcept { return w.queued; }
+    void unlink() noexcept { s->unlink_receiver(w); }
+    std::optional<T>&& result() noexcept { return std::move(slot); }
 };
 
 template <class T>
 struct case_node<send_case<T>> {
-    static constexpr bool is_recv = false;
     send_case<T> c;
     chan_waiter<T> w;
     bool closed = false;  // chose a closed channel: panics on resume
 
     explicit case_node(send_case<T>&& sc) : c(std::move(sc)) {}
     spinlock* lock() const noexcept { return c.s != nullptr ? &c.s->lock : nullptr; }
-    bool poll(goroutine*& wake) {
-        if (c.s->closed()) {
-            closed = true;
-            return true;
-        }
-        return c.s->send_now(*c.value(), wake);
-    }
+    bool poll(goroutine*& wake) { return poll_send_case(*c.s, *c.value(), closed, wake); }
     void enqueue(goroutine* g, select_state* sel, int index) noexcept {
-        w.g = g;
-        w.sel = sel;
-        w.case_index = index;
+        enqueue_case(w, g, sel, index);
         w.src = c.value();
-        c.s->senders().push_back(&w);
+        c.s->enqueue_sender(w);
     }
-    void unlink() noexcept { c.s->senders().remove(&w); }
-    bool queued() const noexcept { return w.queued; }
-    void check() const {
-        if (closed || w.closed)
-            throw panic_error("send on closed channel (in select)");
-        w.rethrow_error();
+    void unlink() noexcept { c.s->unlink_sender(w); }
+    std::monostate result() const {
+        check_send_case(closed, w);
+        return {};
     }
 };
 
-// Locks a set of channel locks in address order, each once.
-class lock_set {
-public:
-    explicit lock_set(std::span<spinlock*> locks) noexcept : locks_(locks) {
-        // Insertion sort: selects have few cases. Nil channels (null) sort first.
-        for (std::size_t i = 1; i < locks_.size(); ++i)
-            for (std::size_t j = i; j > 0 && locks_[j] < locks_[j - 1]; --j)
-                std::swap(locks_[j], locks_[j - 1]);
-    }
-    void lock() const noexcept {
-        for (std::size_t i = 0; i < locks_.size(); ++i)
-            if (locks_[i] != nullptr && (i == 0 || locks_[i] != locks_[i - 1]))
-                locks_[i]->lock();
-    }
-    void unlock() const noexcept {
-        for (std::size_t i = locks_.size(); i-- > 0;)
-            if (locks_[i] != nullptr && (i == 0 || locks_[i] != locks_[i - 1]))
-                locks_[i]->unlock();
-    }
-
-private:
-    std::span<spinlock*> locks_;
-};
-
-// Fills `order` with 0..n-1, shuffled unless `biased`.
-inline void poll_order(std::span<std::uint32_t> order, bool biased) noexcept {
-    for (std::uint32_t i = 0; i < order.size(); ++i) {
-        order[i] = i;
-        if (!biased) {
-            std::uint32_t j = fastrand_n(i + 1);
-            order[i] = order[j];
-            order[j] = i;
-        }
-    }
-}
-
-// The three passes, over any set of case nodes. `Visit(i, f)` calls f(node_i).
+// Go's selectgo, over any set of case nodes; `visit(i, f)` calls f(node i).
+// Unlike Go, pass 1 first polls each case under its own lock alone, and pass
+// 2 enqueues in poll order rather than lock order (see the header comment).
 template <class Visit>
 struct select_engine {
     Visit visit;
-    std::span<std::uint32_t> order;
-    std::span<spinlock*> locks;
+    std::span<std::uint32_t> pollorder;
+    std::span<spinlock*> lockorder;  // the cases' locks, sorted by address
     std::size_t n;
 
-    // Pass 1 (locks held by the caller): the first ready case in `order`, or -1.
-    int poll(goroutine*& wake) {
-        for (std::uint32_t i : order) {
+    // generate permuted order (select_biased: the written order)
+    void permute(bool biased) noexcept {
+        for (std::uint32_t i = 0; i < pollorder.size(); ++i) {
+            pollorder[i] = i;
+            if (!biased) {
+                std::uint32_t j = fastrand_n(i + 1);
+                pollorder[i] = pollorder[j];
+                pollorder[j] = i;
+            }
+        }
+    }
+
+    // sort the cases by lock address to get the locking order
+    void sort_lockorder() {
+        for (std::size_t i = 0; i < n; ++i)
+            visit(i, [&](select_case_node auto& node) { lockorder[i] = node.lock(); });
+        // Insertion sort: selects have few cases. Nil channels (null) sort first.
+        for (std::size_t i = 1; i < n; ++i)
+            for (std::size_t j = i; j > 0 && lockorder[j] < lockorder[j - 1]; --j)
+                std::swap(lockorder[j], lockorder[j - 1]);
+    }
+
+    // lock all the channels involved in the select (each once)
+    void sellock() const noexcept {
+        for (std::size_t i = 0; i < n; ++i)
+            if (lockorder[i] != nullptr && (i == 0 || lockorder[i] != lockorder[i - 1]))
+                lockorder[i]->lock();
+    }
+    void selunlock() const noexcept {
+        for (std::size_t i = n; i-- > 0;)
+            if (lockorder[i] != nullptr && (i == 0 || lockorder[i] != lockorder[i - 1]))
+                lockorder[i]->unlock();
+    }
+
+    // pass 1 - look for something already waiting
+    // (every lock held by the caller): the first ready case in poll order, or -1.
+    int pass1_poll(goroutine*& wake) {
+        for (std::uint32_t i : pollorder) {
             bool ready = false;
             visit(i, [&](auto& node) { ready = node.lock() != nullptr && node.poll(wake); });
             if (ready)
@@ -204,11 +263,12 @@ struct select_engine {
         return -1;
     }
 
-    // Pass 1 without the lock set: polls each case under its own channel's
-    // lock only. A case found ready completes as the single channel operation
-    // it is, so the common case (something is ready) takes one lock, not N.
-    int poll_each() {
-        for (std::uint32_t i : order) {
+    // pass 1 - look for something already waiting
+    // (no lock held): polls each case under its own lock alone. A case found
+    // ready completes as the single channel operation it is, so the common
+    // case (something is ready) takes one lock, not N.
+    int pass1_poll_each() {
+        for (std::uint32_t i : pollorder) {
             bool ready = false;
             goroutine* to_wake = nullptr;
             visit(i, [&](auto& node) {
@@ -226,62 +286,101 @@ struct select_engine {
         return -1;
     }
 
-    // Pass 1, then pass 2 if nothing is ready. Returns the winner (>= 0), or -1
-    // if parked.
-    int begin(std::coroutine_handle<> h, select_state& sel, const std::source_location& site, bool biased) {
-        poll_order(order, biased);
-        if (int winner = poll_each(); winner >= 0)
-            return winner;
-        // Nothing was ready a moment ago: lock every channel, poll again (a
-        // case may have become ready meanwhile), and enqueue if still nothing.
-        for (std::size_t i = 0; i < n; ++i)
-            visit(i, [&](auto& node) { locks[i] = node.lock(); });
-        lock_set set(locks);
-        goroutine* to_wake = nullptr;
-        set.lock();
-        int winner;
-        try {
-            winner = poll(to_wake);
-        } catch (...) {  // a throwing move of T: nothing was done, nothing enqueued
-            set.unlock();
-            throw;
-        }
-        if (winner >= 0) {
-            set.unlock();
-            if (to_wake != nullptr)
-                wake(to_wake);
-            return winner;
-        }
-        // Enqueue in the poll order too: a counterpart takes the first node
-        // queued on its channel, so with several cases on one channel the
-        // written order would always win (select_biased keeps it).
-        goroutine* g = park(h, task_state::select, site, "ringo::select");
-        for (std::uint32_t i : order)
+    // pass 2 - enqueue on all chans
+    // (every lock held), in poll order: a counterpart takes the first node
+    // queued on its channel, so with several cases on one channel the written
+    // order would always win (select_biased keeps it).
+    void pass2_enqueue(goroutine* g, select_state& sel) noexcept {
+        for (std::uint32_t i : pollorder)
             visit(i, [&](auto& node) {
                 if (node.lock() != nullptr)
                     node.enqueue(g, &sel, static_cast<int>(i));
             });
-        set.unlock();
-        return -1;
     }
 
-    // Pass 1 alone (try_select). Returns the winner or -1.
-    int try_once() {
-        poll_order(order, false);
-        return poll_each();
-    }
-
-    // Pass 3: unlinks every node still queued (the losers). Also used when a
-    // parked select is destroyed.
-    void unlink_all() {
-        lock_set set(locks);  // `locks` is still sorted from begin()
-        set.lock();
+    // pass 3 - dequeue from unsuccessful chans
+    // otherwise they stack up on quiet channels
+    // (after the wake-up, or when a parked select is destroyed).
+    void pass3_dequeue() noexcept {
+        sellock();  // lockorder is still sorted from selectgo()
         for (std::size_t i = 0; i < n; ++i)
             visit(i, [&](auto& node) {
                 if (node.lock() != nullptr)
                     node.unlink();
             });
-        set.unlock();
+        selunlock();
+    }
+
+    // Passes 1 and 2: returns the winner (>= 0), or -1 once parked on every
+    // case; then `sel` names the winner when the task is woken, and the caller
+    // runs pass 3.
+    int selectgo(std::coroutine_handle<> h, select_state& sel, const std::source_location& site, bool biased) {
+        permute(biased);
+        if (int winner = pass1_poll_each(); winner >= 0)
+            return winner;
+        // Nothing was ready a moment ago: poll again under every lock (a case
+        // may have become ready meanwhile), and enqueue if still nothing.
+        sort_lockorder();
+        sellock();
+        goroutine* to_wake = nullptr;
+        int winner;
+        try {
+            winner = pass1_poll(to_wake);
+        } catch (...) {  // a throwing move of T: nothing was done, nothing enqueued
+            selunlock();
+            throw;
+        }
+        if (winner >= 0) {
+            selunlock();
+            if (to_wake != nullptr)
+                wake(to_wake);
+            return winner;
+        }
+        // wait for someone to wake us up
+        pass2_enqueue(park(h, task_state::select, site, "ringo::select"), sel);
+        selunlock();
+        return -1;
+    }
+
+    // Pass 1 alone (try_select: a select with a default case). Returns the
+    // winner or -1.
+    int try_select() {
+        permute(false);
+        return pass1_poll_each();
+    }
+};
+
+// What a select awaiter keeps besides its nodes, and its steps: selectgo
+// when it suspends, pass 3 when it resumes or is destroyed while parked
+// (runtime teardown; the awaiter calls cancel() before its nodes go).
+struct select_run {
+    explicit select_run(std::source_location at) noexcept : site(at) {}
+
+    std::source_location site;
+    select_state sel;
+    int winner = -1;
+    bool parked = false;
+
+    template <class Engine>
+    bool suspend(Engine engine, std::coroutine_handle<> h, bool biased) {
+        winner = engine.selectgo(h, sel, site, biased);
+        parked = winner < 0;
+        return parked;
+    }
+    // The winning case, once resumed (or completed without parking).
+    template <class Engine>
+    std::size_t resume(Engine engine) noexcept {
+        if (parked) {
+            parked = false;
+            winner = sel.winner;
+            engine.pass3_dequeue();
+        }
+        return static_cast<std::size_t>(winner);
+    }
+    template <class Engine>
+    void cancel(Engine engine) noexcept {
+        if (parked)
+            engine.pass3_dequeue();
     }
 };
 
@@ -329,43 +428,31 @@ private:
 
 namespace detail {
 
+// The awaiter of a select over a fixed set of cases (its nodes in a tuple).
 template <bool Biased, class... Cases>
 class [[nodiscard]] select_awaiter {
     static constexpr std::size_t N = sizeof...(Cases);
     static_assert(N > 0, "select needs at least one case");
+    static_assert((select_case_node<case_node<Cases>> && ...));
 
 public:
     using result_type = select_result<Cases...>;
 
-    select_awaiter(std::source_location site, Cases&&... cs) : nodes_(std::move(cs)...), site_(site) {}
+    select_awaiter(std::source_location site, Cases&&... cs) : nodes_(std::move(cs)...), run_(site) {}
     select_awaiter(const select_awaiter&) = delete;
     select_awaiter& operator=(const select_awaiter&) = delete;
-    ~select_awaiter() {
-        if (parked_)  // destroyed while parked (runtime teardown)
-            engine().unlink_all();
-    }
+    ~select_awaiter() { run_.cancel(engine()); }
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
-        winner_ = engine().begin(h, sel_, site_, Biased);
-        parked_ = winner_ < 0;
-        return parked_;
-    }
-    result_type await_resume() {
-        if (parked_) {
-            parked_ = false;
-            winner_ = sel_.winner;
-            engine().unlink_all();
-        }
-        return result_of(winner_);
-    }
+    bool await_suspend(std::coroutine_handle<> h) { return run_.suspend(engine(), h, Biased); }
+    result_type await_resume() { return result_of(run_.resume(engine())); }
 
     // try_select: pass 1 only.
     std::optional<result_type> try_now() {
-        winner_ = engine().try_once();
-        if (winner_ < 0)
+        int winner = engine().try_select();
+        if (winner < 0)
             return std::nullopt;
-        return result_of(winner_);
+        return result_of(static_cast<std::size_t>(winner));
     }
 
 private:
@@ -374,30 +461,22 @@ private:
         return select_engine<decltype(visit)>{visit, order_, locks_, N};
     }
 
+    // record the successful case
     template <std::size_t I = 0>
-    result_type result_of(int winner) {
+    result_type result_of(std::size_t winner) {
         if constexpr (I < N) {
-            if (static_cast<std::size_t>(winner) != I)
+            if (winner != I)
                 return result_of<I + 1>(winner);
-            auto& node = std::get<I>(nodes_);
-            if constexpr (std::remove_reference_t<decltype(node)>::is_recv) {
-                return result_type::template make<I>(std::move(node.slot));
-            } else {
-                node.check();
-                return result_type::template make<I>(std::monostate{});
-            }
+            return result_type::template make<I>(case_result(std::get<I>(nodes_)));
         } else {
             __builtin_unreachable();
         }
     }
 
     select_storage<Cases...> nodes_;
-    std::source_location site_;
-    select_state sel_;
+    select_run run_;
     std::array<std::uint32_t, N> order_{};
     std::array<spinlock*, N> locks_{};
-    int winner_ = -1;
-    bool parked_ = false;
 };
 
 // What select's rvalue operator co_await returns: the select's own awaiter,
@@ -408,6 +487,20 @@ struct awaiter_ref {
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) { return a->await_suspend(h); }
     decltype(auto) await_resume() { return a->await_resume(); }
+};
+
+// What select and select_biased share: awaitable only as a temporary.
+template <bool Biased, class... Cases>
+class select_temporary : private select_awaiter<Biased, Cases...> {
+public:
+    using typename select_awaiter<Biased, Cases...>::result_type;
+
+    awaiter_ref<select_awaiter<Biased, Cases...>> operator co_await() && noexcept { return {this}; }
+    // A stored select's send cases may refer to temporaries that are gone.
+    void operator co_await() & = delete;
+
+protected:
+    select_temporary(std::source_location site, Cases&&... cs) : select_awaiter<Biased, Cases...>(site, std::move(cs)...) {}
 };
 
 template <class T>
@@ -501,16 +594,11 @@ private:
 // Awaitable only as the temporary it is written as (see the header comment):
 // `auto s = ringo::select(...); co_await s;` does not compile.
 template <class... Cases>
-struct [[nodiscard]] select : private detail::select_awaiter<false, Cases...> {
+struct [[nodiscard]] select : detail::select_temporary<false, Cases...> {
     static_assert((detail::is_case_v<Cases> && ...), "select takes ringo::recv(ch) / ringo::send(ch, v) cases");
-    using typename detail::select_awaiter<false, Cases...>::result_type;
 
     select(Cases... cs, std::source_location site = std::source_location::current())
-        : detail::select_awaiter<false, Cases...>(site, std::move(cs)...) {}
-
-    detail::awaiter_ref<detail::select_awaiter<false, Cases...>> operator co_await() && noexcept { return {this}; }
-    // A stored select's send cases may refer to temporaries that are gone.
-    void operator co_await() & = delete;
+        : detail::select_temporary<false, Cases...>(site, std::move(cs)...) {}
 };
 template <class... Cases>
 select(Cases...) -> select<Cases...>;
@@ -519,15 +607,9 @@ select(Cases...) -> select<Cases...>;
 // written order wins (no random choice). Awaitable only as a temporary.
 template <class... Cases>
     requires(detail::is_case_v<Cases> && ...)
-struct [[nodiscard]] select_biased : private detail::select_awaiter<true, Cases...> {
-    using typename detail::select_awaiter<true, Cases...>::result_type;
-
+struct [[nodiscard]] select_biased : detail::select_temporary<true, Cases...> {
     select_biased(Cases... cs, std::source_location site = std::source_location::current())
-        : detail::select_awaiter<true, Cases...>(site, std::move(cs)...) {}
-
-    detail::awaiter_ref<detail::select_awaiter<true, Cases...>> operator co_await() && noexcept { return {this}; }
-    // A stored select's send cases may refer to temporaries that are gone.
-    void operator co_await() & = delete;
+        : detail::select_temporary<true, Cases...>(site, std::move(cs)...) {}
 };
 template <class... Cases>
 select_biased(Cases...) -> select_biased<Cases...>;
@@ -544,7 +626,7 @@ template <class... Cases>
 
 namespace detail {
 
-// Adapts a select_case to the engine's node interface.
+// A select_case as the engine's node (select_case_node).
 template <class T>
 struct dynamic_node {
     select_case<T>& c;
@@ -553,29 +635,31 @@ struct dynamic_node {
     bool poll(goroutine*& wake) {
         if (!c.send_)
             return s()->recv_now(c.value, wake);
-        if (s()->closed()) {
-            c.closed_ = true;
-            return true;
-        }
-        if (!s()->send_now(*c.value, wake))
+        if (!poll_send_case(*s(), *c.value, c.closed_, wake))
             return false;
-        c.value.reset();
+        if (!c.closed_)
+            c.value.reset();
         return true;
     }
     void enqueue(goroutine* g, select_state* sel, int index) noexcept {
-        c.w_ = {};
-        c.w_.g = g;
-        c.w_.sel = sel;
-        c.w_.case_index = index;
+        enqueue_case(c.w_, g, sel, index);
         if (c.send_) {
             c.w_.src = &*c.value;
-            s()->senders().push_back(&c.w_);
+            s()->enqueue_sender(c.w_);
         } else {
             c.w_.dst = &c.value;
-            s()->receivers().push_back(&c.w_);
+            s()->enqueue_receiver(c.w_);
         }
     }
-    void unlink() noexcept { (c.send_ ? s()->senders() : s()->receivers()).remove(&c.w_); }
+    void unlink() noexcept { c.send_ ? s()->unlink_sender(c.w_) : s()->unlink_receiver(c.w_); }
+    // After winning: a claimed send moved the value out; a closed send panics;
+    // a send whose value threw as it moved (chan.hpp) rethrows, keeping it.
+    void result() {
+        if (c.send_) {
+            check_send_case(c.closed_, c.w_);
+            c.value.reset();
+        }
+    }
     // Before a select: a receive case reports only what it got, and nothing of
     // an earlier select is left.
     void start() noexcept {
@@ -584,48 +668,30 @@ struct dynamic_node {
         c.closed_ = false;
         c.w_ = {};
     }
-    // After winning: a claimed send moved the value out; a closed send panics;
-    // a send whose value threw as it moved (chan.hpp) rethrows, keeping it.
-    void finish_won() {
-        if (c.send_) {
-            if (c.closed_ || c.w_.closed)
-                throw panic_error("send on closed channel (in select)");
-            c.w_.rethrow_error();
-            c.value.reset();
-        }
-    }
 };
 
+// The awaiter of a select over a runtime vector of cases.
 template <class T>
 class [[nodiscard]] dynamic_select_awaiter {
+    static_assert(select_case_node<dynamic_node<T>>);
+
 public:
     dynamic_select_awaiter(std::vector<select_case<T>>& cases, std::source_location site)
-        : cases_(cases), site_(site), order_(cases.size()), locks_(cases.size()) {
+        : cases_(cases), run_(site), order_(cases.size()), locks_(cases.size()) {
         for (auto& c : cases_)
             dynamic_node<T>{c}.start();
     }
     dynamic_select_awaiter(const dynamic_select_awaiter&) = delete;
     dynamic_select_awaiter& operator=(const dynamic_select_awaiter&) = delete;
-    ~dynamic_select_awaiter() {
-        if (parked_)
-            engine().unlink_all();
-    }
+    ~dynamic_select_awaiter() { run_.cancel(engine()); }
 
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
-        winner_ = engine().begin(h, sel_, site_, false);
-        parked_ = winner_ < 0;
-        return parked_;
-    }
+    bool await_suspend(std::coroutine_handle<> h) { return run_.suspend(engine(), h, false); }
     // The index of the case that won.
     std::size_t await_resume() {
-        if (parked_) {
-            parked_ = false;
-            winner_ = sel_.winner;
-            engine().unlink_all();
-        }
-        dynamic_node<T>{cases_[static_cast<std::size_t>(winner_)]}.finish_won();
-        return static_cast<std::size_t>(winner_);
+        std::size_t winner = run_.resume(engine());
+        dynamic_node<T>{cases_[winner]}.result();
+        return winner;
     }
 
 private:
@@ -638,12 +704,9 @@ private:
     }
 
     std::vector<select_case<T>>& cases_;
-    std::source_location site_;
-    select_state sel_;
+    select_run run_;
     std::vector<std::uint32_t> order_;
     std::vector<spinlock*> locks_;
-    int winner_ = -1;
-    bool parked_ = false;
 };
 
 }  // namespace detail

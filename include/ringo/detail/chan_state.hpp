@@ -1,19 +1,35 @@
 // ringo/detail/chan_state.hpp - the shared state of a channel (Go's hchan).
 //
+// Invariants (as Go's chan.go states them), at every unlock of `lock`, also
+// after a move of T threw:
+//   - at least one of sendq and recvq is empty, except on an unbuffered
+//     channel that one parked select waits on for both sending and
+//     receiving: then every node in both queues is that select's;
+//   - buffered, also: count > 0 implies recvq is empty (a receiver waits only
+//     while the buffer is empty), and count < cap implies sendq is empty (a
+//     sender waits only while the buffer is full). One exception, for a T
+//     whose move constructor may throw: a refill that threw (recv_now) leaves
+//     the other parked senders queued beside the freed slot;
+//   - closed implies both queues are empty: close() wakes every waiter, and
+//     nobody enqueues on a closed channel (a receive completes at once, a
+//     send panics);
+//   - count <= cap (unbuffered: count == 0).
+// check_invariants() asserts them in builds without NDEBUG; every operation
+// below that changes the buffer or a queue calls it before returning.
+//
+// A queue may also hold nodes of selects that another case already won
+// (stale nodes, see waiter.hpp). They count as queued above: whoever meets
+// one unlinks it, and the select's pass 3 unlinks the rest.
+//
 // One lock guards everything: the ring buffer of `cap` slots, the queues of
 // waiting senders and receivers, and `closed`. A sender that finds a waiting
 // receiver hands the value straight to it (and vice versa); otherwise it goes
-// through the buffer, or the sender waits. Wake-ups (ready()) are issued after
-// the lock is released. Any thread.
-//
-// Invariants (Go's chan.go), at every unlock, also after a throwing move:
-//   - a sender waits (queued, unclaimed) only while the buffer is full
-//     (cap 0: always full);
-//   - a receiver waits only while the buffer is empty;
-//   - a closed channel has no queued node.
+// through the buffer, or the sender waits. Wake-ups are issued after the lock
+// is released. Any thread.
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <memory>
 #include <new>
@@ -59,8 +75,22 @@ public:
     bool closed() const noexcept { return closed_; }
     std::size_t len() const noexcept { return reports_empty_ ? 0 : count_; }
     std::size_t cap() const noexcept { return reports_empty_ ? 0 : cap_; }
-    wait_queue<T>& senders() noexcept { return sendq_; }
-    wait_queue<T>& receivers() noexcept { return recvq_; }
+
+    // Links a receiver's / sender's node to wait; the caller found that
+    // recv_now / send_now could not complete (and, for a sender, that the
+    // channel is open).
+    void enqueue_receiver(chan_waiter<T>& w) noexcept {
+        recvq_.push_back(&w);
+        check_invariants();
+    }
+    void enqueue_sender(chan_waiter<T>& w) noexcept {
+        sendq_.push_back(&w);
+        check_invariants();
+    }
+    // Unlinks a node if it is still queued (a select's losing case, or an
+    // awaiter destroyed while parked).
+    void unlink_receiver(chan_waiter<T>& w) noexcept { recvq_.remove(&w); }
+    void unlink_sender(chan_waiter<T>& w) noexcept { sendq_.remove(&w); }
 
     // Receives at once if possible: true with `out` engaged (a value), or true
     // with `out` empty (closed and drained); false if the receiver must wait.
@@ -84,10 +114,12 @@ public:
                 refill_from(*s);
                 wake = s->g;
             }
+            check_invariants();
             return true;
         }
         if (chan_waiter<T>* s = sendq_.dequeue_with([&](chan_waiter<T>* w) { out.emplace(std::move(*w->src)); })) {
             wake = s->g;  // unbuffered: straight from the sender
+            check_invariants();
             return true;
         }
         return closed_;
@@ -101,11 +133,13 @@ public:
     bool send_now(T& v, goroutine*& wake) noexcept(nothrow_hand_off<T>) {
         if (chan_waiter<T>* r = recvq_.dequeue_with([&](chan_waiter<T>* w) { w->dst->emplace(std::move(v)); })) {
             wake = r->g;
+            check_invariants();
             return true;
         }
         if (count_ < cap_) {
             std::construct_at(slot(count_), std::move(v));
             ++count_;
+            check_invariants();
             return true;
         }
         return false;
@@ -125,7 +159,22 @@ public:
                 w->next = list;
                 list = w;
             }
+        check_invariants();
         return list;
+    }
+
+    // Asserts the invariants stated at the top of this file; nothing with
+    // NDEBUG. Cheap: it reads the queue heads and the counters only.
+    void check_invariants() const noexcept {
+#ifndef NDEBUG
+        assert(count_ <= cap_);
+        assert(!closed_ || (recvq_.empty() && sendq_.empty()));
+        assert(count_ == 0 || recvq_.empty());
+        if constexpr (nothrow_hand_off<T>)  // see the exception above
+            assert(count_ == cap_ || sendq_.empty());
+        assert(recvq_.empty() || sendq_.empty() ||
+               (cap_ == 0 && recvq_.front()->sel != nullptr && recvq_.front()->sel == sendq_.front()->sel));
+#endif
     }
 
 protected:

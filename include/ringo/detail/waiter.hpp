@@ -5,22 +5,23 @@
 // send or receive queue. The node lives in the awaiter, in the task's
 // coroutine frame, so waiting allocates nothing.
 //
-// The node's state machine (all transitions under the channel's lock, except
-// where said otherwise):
+// The node's state machine (transitions under the channel's lock, except
+// `done`):
 //
-//   waiting  The owner linked the node (queued = true) after recording its
-//            task with park(). Only the channel's lock holder may touch it,
-//            and only to unlink it.
+//   waiting  The owner recorded its task with park(), then linked the node
+//            (push_back sets queued). Others holding the channel's lock may
+//            only claim it (below) or unlink it.
 //   claimed  A counterpart (a sender for a receive node, a receiver for a send
 //            node, or close()) unlinked it with dequeue() and, if the node
 //            belongs to a select, won the select's claim (select_state::claim,
-//            a CAS that exactly one party wins across all the select's nodes).
-//            Only the claimer may now write the node: it moves the value
-//            (src -> buffer/receiver, or sender/buffer -> *dst), or sets
-//            `closed` or `error`, and records the select's winner.
-//   done     The claimer calls ready(g) after it has written everything, and
-//            from then on it touches nothing of the node: the owner may resume
-//            on its own thread and destroy it at once.
+//            a CAS that exactly one party wins across all the select's nodes)
+//            and recorded the select's winner. Only the claimer may now write
+//            the node: it moves the value (src -> buffer/receiver, or
+//            sender/buffer -> *dst), or sets `closed` or `error`, and takes
+//            the task to wake (g).
+//   done     After releasing the lock, the claimer calls wake(g), and from
+//            then on touches nothing of the node (close() reads `next` first):
+//            the owner may resume on its own thread and destroy it at once.
 //
 // When T's move constructor may throw, a counterpart moves the value while the
 // node is still `waiting` and queued (dequeue_with): a select's claim is first
@@ -28,11 +29,14 @@
 // the value moves, then made final, or given back if the move threw - the
 // node then stays `waiting` as if nobody had met it.
 //
-// A select node whose claim fails is unlinked by whoever meets it (it lost;
-// the owner's pass 3 finds it already unlinked). The owner never reads a
-// node's results before it has been resumed, i.e. before `done`.
-// Destroying a parked owner (runtime teardown) unlinks its nodes under the
-// lock; teardown happens only when no other thread can claim them.
+// A select node whose claim fails (another case won) stays queued until
+// whoever meets it under the lock unlinks it, or the owner's pass 3 does. The
+// owner never reads a node's results before it has been resumed, i.e. before
+// `done`. Destroying a parked owner (runtime teardown) unlinks its nodes
+// under the lock; teardown happens only when no other thread can claim them.
+//
+// select_state is also what a select's semaphore and I/O cases share with
+// their own wait nodes (sync.hpp, io_op.hpp): the same claim decides.
 #pragma once
 
 #include <atomic>
@@ -145,6 +149,7 @@ public:
     using node = chan_waiter<T>;
 
     bool empty() const noexcept { return head_ == nullptr; }
+    node* front() const noexcept { return head_; }
 
     void push_back(node* w) noexcept {
         w->next = nullptr;
