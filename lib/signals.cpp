@@ -228,7 +228,7 @@ private:
 
     static void finish(const std::vector<goroutine*>& to_wake, const std::vector<cancel_func>& to_cancel) noexcept {
         for (goroutine* g : to_wake)
-            wake(g);
+            wake_now(g);
         for (const auto& c : to_cancel)
             c();  // a notify_context watch stays until its stop (as Go's NotifyContext)
     }

@@ -161,7 +161,7 @@ public:
         if (recv_now_or_unlock(*s_, result_, to_wake)) {
             s_->lock.unlock();
             if (to_wake != nullptr)
-                wake(to_wake);
+                wake_now(to_wake);
             return false;
         }
         node_.g = park(h, task_state::chan_receive, site_, "chan::recv");
@@ -209,7 +209,7 @@ public:
         if (send_now_or_unlock(*s_, value_, to_wake)) {
             s_->lock.unlock();
             if (to_wake != nullptr)
-                wake(to_wake);
+                wake_now(to_wake);
             return false;
         }
         node_.g = park(h, task_state::chan_send, site_, "chan::send");
@@ -244,7 +244,7 @@ bool try_send(chan_state<T>* s, T& v) {
         sent = s->send_now(v, to_wake);
     }
     if (to_wake != nullptr)
-        wake(to_wake);
+        wake_now(to_wake);
     return sent;
 }
 
@@ -260,7 +260,7 @@ recv_result<T> try_recv(chan_state<T>* s) {
         done = s->recv_now(r.value, to_wake);
     }
     if (to_wake != nullptr)
-        wake(to_wake);
+        wake_now(to_wake);
     if (done)
         r.state = r.value ? recv_state::ok : recv_state::closed;
     return r;

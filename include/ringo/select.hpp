@@ -279,7 +279,7 @@ struct select_engine {
             });
             if (ready) {
                 if (to_wake != nullptr)
-                    wake(to_wake);
+                    wake_now(to_wake);
                 return static_cast<int>(i);
             }
         }
@@ -333,7 +333,7 @@ struct select_engine {
         if (winner >= 0) {
             selunlock();
             if (to_wake != nullptr)
-                wake(to_wake);
+                wake_now(to_wake);
             return winner;
         }
         // wait for someone to wake us up

@@ -146,7 +146,7 @@ public:
     }
 
     // Marks the channel closed and unlinks every waiter, flagged `closed`, into
-    // a list (through chan_waiter::next) to wake after unlocking.
+    // a list (through chan_waiter::link.next) to wake after unlocking.
     // Throws panic_error if already closed.
     chan_waiter<T>* close_locked() {
         if (closed_)
@@ -156,7 +156,7 @@ public:
         for (wait_queue<T>* q : {&recvq_, &sendq_})
             while (chan_waiter<T>* w = q->dequeue()) {
                 w->closed = true;
-                w->next = list;
+                w->link.next = list;
                 list = w;
             }
         check_invariants();
@@ -222,8 +222,8 @@ private:
 template <class T>
 void wake_all(chan_waiter<T>* list) noexcept {
     while (list != nullptr) {
-        chan_waiter<T>* next = list->next;  // read before the owner may resume
-        wake(list->g);
+        chan_waiter<T>* next = list->link.next;  // read before the owner may resume
+        wake_now(list->g);
         list = next;
     }
 }

@@ -55,7 +55,7 @@ struct io_slot : io_op {
             s->sel = nullptr;
         }
         if (to_wake != nullptr)
-            wake(to_wake);
+            wake_now(to_wake);
     }
 };
 

@@ -19,7 +19,7 @@
 //            the node: it moves the value (src -> buffer/receiver, or
 //            sender/buffer -> *dst), or sets `closed` or `error`, and takes
 //            the task to wake (g).
-//   done     After releasing the lock, the claimer calls wake(g), and from
+//   done     After releasing the lock, the claimer calls wake_now(g), and from
 //            then on touches nothing of the node (close() reads `next` first):
 //            the owner may resume on its own thread and destroy it at once.
 //
@@ -48,6 +48,7 @@
 
 #include <ringo/detail/executor.hpp>
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/intrusive_list.hpp>
 
 namespace ringo::detail {
 
@@ -115,8 +116,7 @@ struct no_error {};
 template <class T>
 struct chan_waiter {
     // Guarded by the channel's lock.
-    chan_waiter* prev = nullptr;
-    chan_waiter* next = nullptr;
+    list_hook<chan_waiter> link;  // on the channel's sendq or recvq; once dequeued, the wake list's
     bool queued = false;
 
     // Set by the owner before it links the node.
@@ -148,39 +148,25 @@ class wait_queue {
 public:
     using node = chan_waiter<T>;
 
-    bool empty() const noexcept { return head_ == nullptr; }
-    node* front() const noexcept { return head_; }
+    bool empty() const noexcept { return list_.empty(); }
+    node* front() const noexcept { return list_.front(); }
 
     void push_back(node* w) noexcept {
-        w->next = nullptr;
-        w->prev = tail_;
-        if (tail_ != nullptr)
-            tail_->next = w;
-        else
-            head_ = w;
-        tail_ = w;
+        list_.push_back(w);
         w->queued = true;
     }
 
     void remove(node* w) noexcept {
         if (!w->queued)
             return;
-        if (w->prev != nullptr)
-            w->prev->next = w->next;
-        else
-            head_ = w->next;
-        if (w->next != nullptr)
-            w->next->prev = w->prev;
-        else
-            tail_ = w->prev;
-        w->prev = w->next = nullptr;
+        list_.remove(w);
         w->queued = false;
     }
 
     // Unlinks and returns the first node its caller may complete (claimed),
     // skipping and unlinking select nodes that another case already won.
     node* dequeue() noexcept {
-        while (node* w = head_) {
+        while (node* w = list_.front()) {
             remove(w);
             if (w->sel == nullptr || w->sel->claim()) {
                 if (w->sel != nullptr) {
@@ -206,7 +192,7 @@ public:
                 write(w);
             return w;
         } else {
-            while (node* w = head_) {
+            while (node* w = list_.front()) {
                 if (w->sel == nullptr) {
                     write(w);
                     remove(w);
@@ -234,10 +220,7 @@ public:
     }
 
 private:
-    node* head_ = nullptr;
-    node* tail_ = nullptr;
+    intrusive_list<node, &node::link> list_;
 };
-
-inline void wake(goroutine* g) noexcept { g->home->ready(g); }
 
 }  // namespace ringo::detail
