@@ -57,46 +57,51 @@ TEST_CASE("wait_group: the waiter may destroy it as soon as wait returns") {
     // Even rounds free the wait_group at once (ASan sees any later access);
     // odd rounds poison its storage instead and check, once both tasks have
     // ended, that no done() wrote to it after releasing main. Every round,
-    // wait returns only after both done() calls.
+    // wait returns only after both done() calls. On one executor the last
+    // done() always returns before main resumes, so the test also runs on
+    // two, where main can resume (and reuse the memory) while it returns.
     struct result {
         int early_wakes = 0;     // wait returned before both done() calls
         int late_writes = 0;     // a done() wrote to the wait_group after wait returned
     };
-    result r = ringo::run([]() -> task<result> {
-        result out;
-        constexpr auto poison = std::byte{0xa5};
-        for (int round = 0; round < 100; ++round) {
-            auto storage = std::make_unique<std::byte[]>(sizeof(ringo::wait_group));
-            auto* wg = new (storage.get()) ringo::wait_group;
-            auto dones = std::make_shared<std::atomic<int>>(0);
-            wg->add(2);
-            ringo::go([wg, dones]() -> task<void> {
-                dones->fetch_add(1);
-                wg->done();
-                co_return;
-            });
-            ringo::go([wg, dones]() -> task<void> {
-                co_await ringo::yield();
-                dones->fetch_add(1);
-                wg->done();  // touches nothing after releasing main
-            });
-            co_await wg->wait();
-            out.early_wakes += dones->load() != 2;
-            wg->~wait_group();
-            if (round % 2 == 0) {
-                storage.reset();  // ASan: no use after free from the last done()
-                continue;
+    for (unsigned threads : {0u, 2u}) {  // 0: RINGO_THREADS, else 1
+        CAPTURE(threads);
+        result r = ringo::run([]() -> task<result> {
+            result out;
+            constexpr auto poison = std::byte{0xa5};
+            for (int round = 0; round < 100; ++round) {
+                auto storage = std::make_unique<std::byte[]>(sizeof(ringo::wait_group));
+                auto* wg = new (storage.get()) ringo::wait_group;
+                auto dones = std::make_shared<std::atomic<int>>(0);
+                wg->add(2);
+                ringo::go([wg, dones]() -> task<void> {
+                    dones->fetch_add(1);
+                    wg->done();
+                    co_return;
+                });
+                ringo::go([wg, dones]() -> task<void> {
+                    co_await ringo::yield();
+                    dones->fetch_add(1);
+                    wg->done();  // touches nothing after releasing main
+                });
+                co_await wg->wait();
+                out.early_wakes += dones->load() != 2;
+                wg->~wait_group();
+                if (round % 2 == 0) {
+                    storage.reset();  // ASan: no use after free from the last done()
+                    continue;
+                }
+                std::fill_n(storage.get(), sizeof(ringo::wait_group), poison);
+                while (ringo::num_tasks() > 1)  // both tasks have returned from done() and ended
+                    co_await ringo::yield();
+                for (std::size_t i = 0; i < sizeof(ringo::wait_group); ++i)
+                    out.late_writes += storage[i] != poison;
             }
-            std::fill_n(storage.get(), sizeof(ringo::wait_group), poison);
-            while (ringo::num_tasks() > 1)  // both tasks have returned from done() and ended
-                co_await ringo::yield();
-            for (std::size_t i = 0; i < sizeof(ringo::wait_group); ++i)
-                out.late_writes += storage[i] != poison;
-        }
-        co_return out;
-    }());
-    CHECK(r.early_wakes == 0);
-    CHECK(r.late_writes == 0);
+            co_return out;
+        }(), ringo::runtime_options{.threads = threads});
+        CHECK(r.early_wakes == 0);
+        CHECK(r.late_writes == 0);
+    }
 }
 
 TEST_CASE("wait_group::go moves the callable into the task's frame") {
