@@ -64,6 +64,12 @@ void errgroup_state::finish() noexcept {
     wake_list(wake_waiters);
 }
 
+task<void> wait_for_ticket(errgroup_state& st, std::uint64_t ticket) {
+    // The go() call that started this task is its spawn site.
+    slot_awaiter slot(st, ticket, current_task("ringo::errgroup::go")->spawn_site, "ringo::errgroup::go");
+    co_await slot;
+}
+
 bool slot_awaiter::await_suspend(std::coroutine_handle<> h) {
     std::lock_guard l(st.lock);
     if (ticket < st.next_grant)

@@ -93,14 +93,17 @@ struct slot_awaiter {
 
 inline constexpr std::uint64_t no_ticket = ~std::uint64_t(0);
 
-// The body of a group task: waits for its slot (ticket != no_ticket) as
-// the go() call at site, then runs f and records its failure.
+// co_await: the slot of ticket t, for the current task started by go():
+// parked at its go() call. A task of its own, so that only the tasks that
+// wait carry a slot_awaiter in a frame (lib/errgroup.cpp).
+task<void> wait_for_ticket(errgroup_state& st, std::uint64_t ticket);
+
+// The body of a group task: waits for its slot (ticket != no_ticket), then
+// runs f and records its failure.
 template <class F>
-root errgroup_body(std::shared_ptr<errgroup_state> st, std::uint64_t ticket, F f, std::source_location site) {
-    if (ticket != no_ticket) {
-        slot_awaiter slot(*st, ticket, site, "ringo::errgroup::go");
-        co_await slot;
-    }
+root errgroup_body(std::shared_ptr<errgroup_state> st, std::uint64_t ticket, F f) {
+    if (ticket != no_ticket)
+        co_await wait_for_ticket(*st, ticket);
     try {
         if constexpr (std::is_same_v<awaited_result_t<F>, std::error_code>) {
             std::error_code e = co_await invoke_awaited(f);
@@ -145,7 +148,7 @@ public:
     template <class F>
     void go(F f, std::source_location site = std::source_location::current()) {
         (void)detail::current_executor("ringo::errgroup::go");
-        detail::spawn(detail::errgroup_body(st_, start(), std::move(f), site), site);
+        detail::spawn(detail::errgroup_body(st_, start(), std::move(f)), site);
     }
 
     // Starts f only if a slot is free now; false (f not started) otherwise.
@@ -154,7 +157,7 @@ public:
         (void)detail::current_executor("ringo::errgroup::try_go");
         if (!start_if_free())
             return false;
-        detail::spawn(detail::errgroup_body(st_, detail::no_ticket, std::move(f), site), site);
+        detail::spawn(detail::errgroup_body(st_, detail::no_ticket, std::move(f)), site);
         return true;
     }
 
@@ -212,7 +215,7 @@ private:
         }
         void await_resume() {
             slot.await_resume();  // the slot is ours
-            detail::spawn(detail::errgroup_body(g.st_, detail::no_ticket, G(std::move(f)), slot.site), slot.site);
+            detail::spawn(detail::errgroup_body(g.st_, detail::no_ticket, G(std::move(f))), slot.site);
         }
     };
 
