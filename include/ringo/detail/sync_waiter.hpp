@@ -53,7 +53,7 @@ struct sync_waiter {
     inline void unlink() noexcept;
 
 private:
-    spinlock* lock_ = nullptr;   // the lock guarding queue_
+    spinlock* lock_ = nullptr;     // the lock guarding queue_
     sync_queue* queue_ = nullptr;  // where the node was last queued; null when not queued
 };
 
