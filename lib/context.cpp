@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <ringo/detail/executor.hpp>
+#include <ringo/detail/parked_as.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/runtime.hpp>
 
@@ -248,7 +249,6 @@ ctx_node* new_cancel_node(const ctx_ref& parent, std::optional<clock::time_point
 
 void cancel(cancel_node* n, std::error_code err, std::error_code cause) noexcept { n->cancel(err, cause); }
 std::optional<clock::time_point> deadline_of(cancel_node* n) noexcept { return n->deadline(); }
-bool is_done(cancel_node* n) noexcept { return n->done(); }
 std::error_code err_of(cancel_node* n) noexcept { return n->err(); }
 std::error_code cause_of(cancel_node* n) noexcept { return n->cause(); }
 recv_chan<std::monostate> done_of(cancel_node* n) { return n->done_chan(); }
@@ -305,8 +305,9 @@ task<std::error_code> sleep_ctx(context c, clock::duration d, std::source_locati
     if (d <= clock::duration::zero())
         co_return std::error_code();
     auto timeout = after(d);
-    select_awaiter<false, recv_case<std::monostate>, recv_case<clock::time_point>> s(
-        site, recv_case<std::monostate>{state_of(done)}, recv_case<clock::time_point>{state_of(timeout)});
+    using timeout_case = parked_as<recv_case<clock::time_point>, task_state::sleep>;  // [sleep], not [select]
+    select_awaiter<false, recv_case<std::monostate>, timeout_case> s(
+        site, recv_case<std::monostate>{state_of(done)}, timeout_case{recv_case<clock::time_point>{state_of(timeout)}});
     auto r = co_await s;
     co_return r.index() == 0 ? c.err() : std::error_code();
 }

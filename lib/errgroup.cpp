@@ -6,8 +6,6 @@
 namespace ringo {
 namespace detail {
 
-static void wake(sync_waiter* list) noexcept { wake_list(list); }
-
 void errgroup_state::fail(std::error_code e, std::exception_ptr x) noexcept {
     std::exception_ptr thrown = x;
     bool first;
@@ -61,16 +59,15 @@ void errgroup_state::finish() noexcept {
         if (active == 0)
             wake_waiters = waiters.take_all();
     }
-    wake(wake_slot);
-    wake(wake_space);
-    wake(wake_waiters);
+    wake_list(wake_slot);
+    wake_list(wake_space);
+    wake_list(wake_waiters);
 }
 
-slot_awaiter::~slot_awaiter() {
-    if (queued) {
-        std::lock_guard l(st.lock);
-        st.slot_waiters.remove(&node);
-    }
+task<void> wait_for_ticket(errgroup_state& st, std::uint64_t ticket) {
+    // The go() call that started this task is its spawn site.
+    slot_awaiter slot(st, ticket, current_task("ringo::errgroup::go")->spawn_site, "ringo::errgroup::go");
+    co_await slot;
 }
 
 bool slot_awaiter::await_suspend(std::coroutine_handle<> h) {
@@ -82,7 +79,7 @@ bool slot_awaiter::await_suspend(std::coroutine_handle<> h) {
     st.slot_waiters.insert_sorted(&node, [](const sync_waiter* a, const sync_waiter* b) {
         return static_cast<const ticket_waiter*>(a)->ticket < static_cast<const ticket_waiter*>(b)->ticket;
     });
-    queued = true;
+    node.queued_in(st.lock, st.slot_waiters);
     return true;
 }
 
@@ -126,27 +123,18 @@ bool errgroup::start_if_free() {
     return true;
 }
 
-errgroup::waiter::~waiter() {
-    if (queued) {
-        std::lock_guard l(st.lock);
-        (for_slot ? st.space_waiters : st.waiters).remove(&node);
-    }
-}
-
 bool errgroup::waiter::await_suspend(std::coroutine_handle<> h) {
     std::lock_guard l(st.lock);
     bool ready = for_slot ? (st.limit < 0 || st.active < st.limit) : st.active == 0;
     if (ready)
         return false;
-    node.g = detail::park(h, detail::task_state::errgroup, site, 
-                          for_slot ? "ringo::errgroup::wait_for_slot" : "ringo::errgroup::wait");
-    (for_slot ? st.space_waiters : st.waiters).push_back(&node);
-    queued = true;
+    node.park_in(h, detail::task_state::errgroup, site, for_slot ? "ringo::errgroup::wait_for_slot" : "ringo::errgroup::wait",
+                 st.lock, for_slot ? st.space_waiters : st.waiters);
     return true;
 }
 
 std::error_code errgroup::waiter::await_resume() {
-    queued = false;
+    node.dequeued();
     if (for_slot)
         return {};
     st.cancel();  // as Go: the context is cancelled when wait returns

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <ringo/detail/io_op.hpp>
+#include <ringo/detail/parked_as.hpp>
 #include <ringo/runtime.hpp>
 
 namespace ringo::net::detail {
@@ -64,8 +65,9 @@ task<int> run_io(context ctx, io_request r, socket_state* sock, std::source_loca
     ex.submit(&op, r);
     recv_chan<std::monostate> done = ctx.done();
     if (done) {
-        ringo::detail::select_awaiter<false, io_case, ringo::detail::recv_case<std::monostate>> s(
-            site, io_case{&op}, ringo::detail::recv_case<std::monostate>{ringo::detail::state_of(done)});
+        using io_wait_case = ringo::detail::parked_as<io_case, ringo::detail::task_state::io>;  // [IO wait], not [select]
+        ringo::detail::select_awaiter<false, io_wait_case, ringo::detail::recv_case<std::monostate>> s(
+            site, io_wait_case{io_case{&op}}, ringo::detail::recv_case<std::monostate>{ringo::detail::state_of(done)});
         auto w = co_await s;
         if (w.index() == 0)
             co_return op.res;

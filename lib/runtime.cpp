@@ -73,10 +73,13 @@ const char* to_string(task_state s) noexcept {
     case task_state::sleep: return "sleep";
     case task_state::io: return "IO wait";
     case task_state::mutex: return "sync.Mutex.Lock";
+    case task_state::rw_mutex_lock: return "sync.RWMutex.Lock";
+    case task_state::rw_mutex_rlock: return "sync.RWMutex.RLock";
     case task_state::wait_group: return "sync.WaitGroup.Wait";
     case task_state::semaphore: return "semaphore acquire";
     case task_state::cond: return "sync.Cond.Wait";
     case task_state::once: return "sync.Once.Do";
+    case task_state::singleflight: return "singleflight wait";
     case task_state::errgroup: return "errgroup wait";
     case task_state::blocking: return "blocking call";
     case task_state::signal: return "signal wait";
@@ -320,7 +323,7 @@ int run_root_go(root main, main_result_base& out, const runtime_options& opts, c
         print(std::string(e.what()) + "\n");
         return 1;
     }
-    return out.error ? 2 : 0;  // main's panic was reported while its tasks were alive
+    return out.failed ? 2 : 0;  // main's panic was reported while its tasks were alive
 }
 
 }  // namespace ringo::detail

@@ -1,5 +1,8 @@
-// sync primitives' out-of-line parts.
+// sync primitives' out-of-line parts (see sync.hpp).
 #include <ringo/sync.hpp>
+
+#include <cstdio>
+#include <exception>
 
 #include <ringo/detail/executor.hpp>
 
@@ -26,10 +29,6 @@ void wait_group::add(int n) {
     // From here on, nothing of *this is touched: a waiter may destroy it.
     detail::wake_list(release);
 }
-
-}  // namespace ringo
-
-namespace ringo {
 
 void detail::never_awaited(const char* what) noexcept {
     std::fprintf(stderr, "ringo: %s was not awaited: the awaitable was destroyed without co_await, "
@@ -61,12 +60,8 @@ bool mutex::acquire_or_queue(detail::sync_waiter* w) noexcept {
         return true;
     }
     waiters_.push_back(w);
+    w->queued_in(lock_, waiters_);  // a cond waiter moving over: it unlinks itself from here now
     return false;
-}
-
-void mutex::forget(detail::sync_waiter* w) noexcept {
-    std::lock_guard lock(lock_);
-    waiters_.remove(w);
 }
 
 // --- rw_mutex ---
@@ -120,11 +115,6 @@ void rw_mutex::unlock_shared() {
     detail::wake_list(wake);
 }
 
-void rw_mutex::forget(detail::sync_waiter* w, bool exclusive) noexcept {
-    std::lock_guard lock(lock_);
-    (exclusive ? writers_q_ : readers_q_).remove(w);
-}
-
 // --- cond ---
 
 void cond::signal() {
@@ -151,15 +141,6 @@ void cond::broadcast() {
     }
 }
 
-void cond::forget(detail::sync_waiter* w) noexcept {
-    {
-        std::lock_guard lock(lock_);
-        if (waiters_.remove(w))
-            return;
-    }
-    m_.forget(w);
-}
-
 // --- once ---
 
 void once::finish(bool ok) noexcept {
@@ -178,104 +159,6 @@ void once::finish(bool ok) noexcept {
         }
     }
     detail::wake_list(wake);
-}
-
-void once::forget(detail::sync_waiter* w) noexcept {
-    std::lock_guard lock(lock_);
-    waiters_.remove(w);
-}
-
-// --- semaphore ---
-
-bool semaphore::try_take(std::int64_t n) noexcept {
-    if (head_ != nullptr || size_ - cur_ < n)
-        return false;  // FIFO: nobody overtakes a waiter
-    cur_ += n;
-    return true;
-}
-
-bool semaphore::try_acquire(std::int64_t n) noexcept {
-    std::lock_guard lock(lock_);
-    return try_take(n);
-}
-
-void semaphore::push(detail::sem_waiter* w) noexcept {
-    w->next = nullptr;
-    w->prev = tail_;
-    (tail_ != nullptr ? tail_->next : head_) = w;
-    tail_ = w;
-    w->queued = true;
-}
-
-void semaphore::unlink(detail::sem_waiter* w) noexcept {
-    if (!w->queued)
-        return;
-    bool was_head = w == head_;
-    (w->prev != nullptr ? w->prev->next : head_) = w->next;
-    (w->next != nullptr ? w->next->prev : tail_) = w->prev;
-    w->prev = w->next = nullptr;
-    w->queued = false;
-    if (was_head) {  // a cancelled head may have been holding back smaller requests
-        for (detail::sem_waiter* g = grant_locked(); g != nullptr;) {
-            detail::sem_waiter* next = g->next;
-            g->g->home->ready(g->g);
-            g = next;
-        }
-    }
-}
-
-detail::sem_waiter* semaphore::grant_locked() noexcept {
-    detail::sem_waiter* granted = nullptr;
-    detail::sem_waiter** tail = &granted;
-    while (detail::sem_waiter* w = head_) {
-        if (size_ - cur_ < w->n)
-            break;  // FIFO: the head waits for room, and so does everyone behind it
-        head_ = w->next;
-        (head_ != nullptr ? head_->prev : tail_) = nullptr;
-        w->queued = false;
-        if (w->sel != nullptr && !w->sel->claim())
-            continue;  // its select already completed otherwise (ctx done)
-        if (w->sel != nullptr)
-            w->sel->winner = w->case_index;
-        cur_ += w->n;
-        w->next = nullptr;
-        *tail = w;
-        tail = &w->next;
-    }
-    return granted;
-}
-
-void semaphore::release(std::int64_t n) {
-    detail::sem_waiter* granted;
-    {
-        std::lock_guard lock(lock_);
-        if (n < 0 || cur_ - n < 0)
-            throw panic_error("semaphore: released more than held");
-        cur_ -= n;
-        granted = grant_locked();
-    }
-    while (granted != nullptr) {
-        detail::sem_waiter* next = granted->next;
-        granted->g->home->ready_last(granted->g);
-        granted = next;
-    }
-}
-
-task<std::error_code> semaphore::acquire(context ctx, std::int64_t n, std::source_location site) {
-    if (std::error_code e = ctx.err())
-        co_return e;
-    recv_chan<std::monostate> done = ctx.done();
-    if (n > size_) {
-        // Doomed: never queued, so no other acquire waits behind it (x/sync).
-        (void)co_await done.recv(site);
-        co_return ctx.err();
-    }
-    if (try_acquire(n))
-        co_return std::error_code();
-    detail::select_awaiter<false, detail::sem_acquire_case, detail::recv_case<std::monostate>> s(
-        site, detail::sem_acquire_case{this, n}, detail::recv_case<std::monostate>{detail::state_of(done)});
-    auto r = co_await s;
-    co_return r.index() == 0 ? std::error_code() : ctx.err();
 }
 
 }  // namespace ringo

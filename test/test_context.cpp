@@ -13,6 +13,7 @@
 
 #include <ringo/ringo.hpp>
 
+#include "dump.hpp"
 #include "lifetime.hpp"
 #include "watchdog.hpp"
 
@@ -420,6 +421,20 @@ TEST_CASE("sleep_for(ctx) returns ctx.err() on cancel and {} otherwise") {
         CHECK(already == errc::canceled);
         CHECK(ringo::num_timers() == 0);
     }());
+}
+
+TEST_CASE("a task in sleep_for(ctx) shows in the dump as [sleep] at its call, not [select]") {
+    test::progress_watchdog dog(30s, "sleep_for(ctx) in the dump");
+    std::string dump;
+    ringo::run([](std::string& d) -> task<void> {
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        const unsigned line = __LINE__ + 1;
+        ringo::go([ctx]() -> task<void> { (void)co_await ringo::sleep_for(ctx, 1h); });
+        const std::vector<std::string> want{test::waits_at("sleep", "test_context.cpp", line)};
+        d = co_await test::dump_showing(want);
+        cancel();  // the sleeper ends
+    }(dump));
+    CHECK(dump.find("[select]") == std::string::npos);
 }
 
 TEST_CASE("recv(ctx, ch) and send(ctx, ch, v) give up on cancel and leave the channel untouched") {

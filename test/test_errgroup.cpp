@@ -10,6 +10,9 @@
 
 #include <ringo/ringo.hpp>
 
+#include "dump.hpp"
+#include "watchdog.hpp"
+
 using namespace std::chrono_literals;
 using ringo::task;
 
@@ -245,6 +248,26 @@ TEST_CASE("destroying an errgroup before wait leaves its tasks running safely") 
         co_return *count;
     }());
     CHECK(finished == 3);
+}
+
+TEST_CASE("a task queued for a slot shows in the dump at its g.go() call") {
+    test::progress_watchdog dog(30s, "errgroup slot wait in the dump");
+    ringo::chan<int> never_sent(0);
+    std::string dump;
+    ringo::run([](ringo::chan<int>& never, std::string& d) -> task<void> {
+        ringo::errgroup g;
+        g.set_limit(1);
+        auto hold = [&never]() -> task<void> { (void)co_await never.recv(); };
+        g.go(hold);  // takes the only slot and keeps it
+        const unsigned go_line = __LINE__ + 1;
+        g.go(hold);
+        const std::vector<std::string> want{test::waits_at("errgroup wait", "test_errgroup.cpp", go_line)};
+        d = co_await test::dump_showing(want);
+        never.close();  // both end: the group is done before it goes
+        std::error_code e = co_await g.wait();
+        CHECK_FALSE(e);
+    }(never_sent, dump));
+    CHECK(dump.find("include/ringo/") == std::string::npos);  // no library line stands for the user's
 }
 
 TEST_CASE("go moves the callable into the task's frame") {

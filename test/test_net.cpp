@@ -15,6 +15,9 @@
 
 #include <ringo/ringo.hpp>
 
+#include "dump.hpp"
+#include "watchdog.hpp"
+
 using namespace std::chrono_literals;
 using ringo::context;
 using ringo::errc;
@@ -276,6 +279,30 @@ TEST_CASE("a cancelled accept either returns its connection or ctx.err(): no fd 
         CHECK(accepted == dialled);
     }());
     CHECK(open_fds() == before);  // every socket, accepted or not, was closed
+}
+
+TEST_CASE("accept and read with a context show in the dump as [IO wait] at their call, not [select]") {
+    test::progress_watchdog dog(30s, "I/O waits in the dump");
+    std::string dump;
+    ringo::run([](std::string& d) -> task<void> {
+        auto [ln, err] = co_await net::listen("127.0.0.1:0");
+        REQUIRE_FALSE(err);
+        auto [client, derr] = co_await net::dial(ringo::background(), ln.addr());
+        auto [server, aerr] = co_await ln.accept(ringo::background());
+        REQUIRE_FALSE(aerr);
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        const unsigned accept_line = __LINE__ + 1;
+        ringo::go([&ln, ctx]() -> task<void> { (void)co_await ln.accept(ctx); });
+        const unsigned read_line = __LINE__ + 1;
+        ringo::go([&server, ctx]() -> task<void> { std::byte b[8]; (void)co_await server.read(ctx, b); });
+        const std::vector<std::string> want{test::waits_at("IO wait", "test_net.cpp", accept_line),
+                                            test::waits_at("IO wait", "test_net.cpp", read_line)};
+        d = co_await test::dump_showing(want);
+        cancel();
+        while (ringo::num_tasks() > 1)  // both end with ctx.err() before ln and server go
+            co_await ringo::sleep_for(1ms);
+    }(dump));
+    CHECK(dump.find("[select]") == std::string::npos);
 }
 
 TEST_CASE("close cancels the operations in flight with errc::closed") {

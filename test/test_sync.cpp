@@ -4,11 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <coroutine>
 #include <csignal>
 #include <exception>
 #include <memory>
+#include <new>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -18,6 +22,8 @@
 
 #include "bare.hpp"
 #include "child.hpp"
+#include "dump.hpp"
+#include "watchdog.hpp"
 
 using namespace std::chrono_literals;
 using ringo::task;
@@ -48,22 +54,54 @@ TEST_CASE("wait_group: add, done, wait, go; a negative counter panics") {
 }
 
 TEST_CASE("wait_group: the waiter may destroy it as soon as wait returns") {
-    ringo::run([]() -> task<void> {
-        for (int round = 0; round < 100; ++round) {
-            auto wg = std::make_unique<ringo::wait_group>();
-            wg->add(2);
-            ringo::go([w = wg.get()]() -> task<void> {
-                w->done();
-                co_return;
-            });
-            ringo::go([w = wg.get()]() -> task<void> {
-                co_await ringo::yield();
-                w->done();  // touches nothing after releasing main
-            });
-            co_await wg->wait();
-            wg.reset();  // ASan: no use after free from the last done()
-        }
-    }());
+    // Even rounds free the wait_group at once (ASan sees any later access);
+    // odd rounds poison its storage instead and check, once both tasks have
+    // ended, that no done() wrote to it after releasing main. Every round,
+    // wait returns only after both done() calls. On one executor the last
+    // done() always returns before main resumes, so the test also runs on
+    // two, where main can resume (and reuse the memory) while it returns.
+    struct result {
+        int early_wakes = 0;     // wait returned before both done() calls
+        int late_writes = 0;     // a done() wrote to the wait_group after wait returned
+    };
+    for (unsigned threads : {0u, 2u}) {  // 0: RINGO_THREADS, else 1
+        CAPTURE(threads);
+        result r = ringo::run([]() -> task<result> {
+            result out;
+            constexpr auto poison = std::byte{0xa5};
+            for (int round = 0; round < 100; ++round) {
+                auto storage = std::make_unique<std::byte[]>(sizeof(ringo::wait_group));
+                auto* wg = new (storage.get()) ringo::wait_group;
+                auto dones = std::make_shared<std::atomic<int>>(0);
+                wg->add(2);
+                ringo::go([wg, dones]() -> task<void> {
+                    dones->fetch_add(1);
+                    wg->done();
+                    co_return;
+                });
+                ringo::go([wg, dones]() -> task<void> {
+                    co_await ringo::yield();
+                    dones->fetch_add(1);
+                    wg->done();  // touches nothing after releasing main
+                });
+                co_await wg->wait();
+                out.early_wakes += dones->load() != 2;
+                wg->~wait_group();
+                if (round % 2 == 0) {
+                    storage.reset();  // ASan: no use after free from the last done()
+                    continue;
+                }
+                std::fill_n(storage.get(), sizeof(ringo::wait_group), poison);
+                while (ringo::num_tasks() > 1)  // both tasks have returned from done() and ended
+                    co_await ringo::yield();
+                for (std::size_t i = 0; i < sizeof(ringo::wait_group); ++i)
+                    out.late_writes += storage[i] != poison;
+            }
+            co_return out;
+        }(), ringo::runtime_options{.threads = threads});
+        CHECK(r.early_wakes == 0);
+        CHECK(r.late_writes == 0);
+    }
 }
 
 TEST_CASE("wait_group::go moves the callable into the task's frame") {
@@ -482,6 +520,44 @@ TEST_CASE("singleflight: one call per key in flight, shared result and exception
         co_await wg.wait();
         CHECK(started == 2);
     }());
+}
+
+TEST_CASE("dump_tasks names each sync wait: rw_mutex, singleflight, semaphore") {
+    test::progress_watchdog dog(30s, "sync waits in the dump");
+    // Outlive run(): the tasks still parked on them are destroyed at its end.
+    ringo::rw_mutex rw_outside;
+    ringo::singleflight<int> sf_outside;
+    ringo::semaphore sem_outside(1);
+    ringo::chan<int> never_sent(0);
+    std::string dump;
+    ringo::run([](ringo::rw_mutex& rw, ringo::singleflight<int>& sf, ringo::semaphore& sem, ringo::chan<int>& never,
+                  std::string& d) -> task<void> {
+        auto held = co_await rw.lock();
+        (void)held.release();  // stays write-locked: both waiters below stay parked
+        const unsigned lock_line = __LINE__ + 1;
+        ringo::go([&rw]() -> task<void> { auto g = co_await rw.lock(); });
+        const unsigned rlock_line = __LINE__ + 1;
+        ringo::go([&rw]() -> task<void> { auto g = co_await rw.lock_shared(); });
+        auto fetch = [&never]() -> task<int> { co_return (co_await never.recv()).value_or(0); };
+        const unsigned sf_line = __LINE__ + 1;
+        auto caller = [&sf, &fetch]() -> task<void> { (void)co_await sf.run("k", fetch); };
+        ringo::go(caller);  // the leader: waits in fetch
+        ringo::go(caller);  // joins it: waits for the leader's result
+        CHECK(sem.try_acquire(1));
+        auto [ctx, cancel] = ringo::with_cancel(ringo::background());
+        const unsigned sem_line = __LINE__ + 1;
+        ringo::go([&sem, ctx]() -> task<void> { (void)co_await sem.acquire(ctx, 1); });
+        const std::vector<std::string> want{
+            test::waits_at("sync.RWMutex.Lock", "test_sync.cpp", lock_line),
+            test::waits_at("sync.RWMutex.RLock", "test_sync.cpp", rlock_line),
+            test::waits_at("singleflight wait", "test_sync.cpp", sf_line),
+            test::waits_at("semaphore acquire", "test_sync.cpp", sem_line),
+        };
+        d = co_await test::dump_showing(want);
+    }(rw_outside, sf_outside, sem_outside, never_sent, dump));
+    CHECK(dump.find("[sync.Mutex.Lock]") == std::string::npos);
+    CHECK(dump.find("[select]") == std::string::npos);
+    CHECK(dump.find("[sync.Once.Do]") == std::string::npos);
 }
 
 }  // TEST_SUITE

@@ -189,7 +189,6 @@ ctx_node* new_cancel_node(const ctx_ref& parent, std::optional<clock::time_point
                           std::error_code deadline_cause = {});
 void cancel(cancel_node* n, std::error_code err, std::error_code cause) noexcept;
 std::optional<clock::time_point> deadline_of(cancel_node* n) noexcept;
-bool is_done(cancel_node* n) noexcept;
 std::error_code err_of(cancel_node* n) noexcept;
 std::error_code cause_of(cancel_node* n) noexcept;
 recv_chan<std::monostate> done_of(cancel_node* n);

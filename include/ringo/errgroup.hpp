@@ -35,8 +35,10 @@
 #include <utility>
 
 #include <ringo/context.hpp>
+#include <ringo/detail/invoke.hpp>
 #include <ringo/detail/root.hpp>
 #include <ringo/detail/spinlock.hpp>
+#include <ringo/detail/sync_waiter.hpp>
 #include <ringo/sync.hpp>
 #include <ringo/task.hpp>
 
@@ -71,7 +73,8 @@ struct errgroup_state {
     void finish() noexcept;
 };
 
-// co_await: the slot of ticket t (a task started with go() at the limit).
+// co_await: the slot of ticket t (a task started with go() at the limit,
+// or go_wait()). site is the user's go()/go_wait() call, for the task dump.
 struct slot_awaiter {
     errgroup_state& st;
     std::uint64_t ticket;
@@ -79,42 +82,35 @@ struct slot_awaiter {
     const char* what;
     struct ticket_waiter : sync_waiter {
         std::uint64_t ticket = 0;
-    } node;
-    bool queued = false;
-    slot_awaiter(errgroup_state& s, std::uint64_t t, std::source_location at = std::source_location::current(),
-                 const char* call = "ringo::errgroup::go") noexcept
+    } node;  // unlinks itself if destroyed while queued
+    slot_awaiter(errgroup_state& s, std::uint64_t t, std::source_location at, const char* call) noexcept
         : st(s), ticket(t), site(at), what(call) {}
     slot_awaiter(const slot_awaiter&) = delete;
-    ~slot_awaiter();
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h);
-    void await_resume() noexcept { queued = false; }
+    void await_resume() noexcept { node.dequeued(); }
 };
 
 inline constexpr std::uint64_t no_ticket = ~std::uint64_t(0);
 
+// co_await: the slot of ticket t, for the current task started by go():
+// parked at its go() call. A task of its own, so that only the tasks that
+// wait carry a slot_awaiter in a frame (lib/errgroup.cpp).
+task<void> wait_for_ticket(errgroup_state& st, std::uint64_t ticket);
+
+// The body of a group task: waits for its slot (ticket != no_ticket), then
+// runs f and records its failure.
 template <class F>
 root errgroup_body(std::shared_ptr<errgroup_state> st, std::uint64_t ticket, F f) {
-    if (ticket != no_ticket) {
-        slot_awaiter slot(*st, ticket);
-        co_await slot;
-    }
+    if (ticket != no_ticket)
+        co_await wait_for_ticket(*st, ticket);
     try {
-        using R = std::invoke_result_t<F&>;
-        if constexpr (is_task_v<R>) {
-            R t = std::invoke(f);
-            if constexpr (std::is_same_v<typename R::value_type, std::error_code>) {
-                std::error_code e = co_await std::move(t);
-                if (e)
-                    st->fail(e, nullptr);
-            } else {
-                co_await std::move(t);
-            }
-        } else if constexpr (std::is_same_v<R, std::error_code>) {
-            if (std::error_code e = std::invoke(f))
+        if constexpr (std::is_same_v<awaited_result_t<F>, std::error_code>) {
+            std::error_code e = co_await invoke_awaited(f);
+            if (e)
                 st->fail(e, nullptr);
         } else {
-            std::invoke(f);
+            (void)co_await invoke_awaited(f);
         }
     } catch (...) {
         st->fail({}, std::current_exception());
@@ -218,7 +214,7 @@ private:
             return slot.ticket != detail::no_ticket && slot.await_suspend(h);
         }
         void await_resume() {
-            slot.queued = false;  // the slot is ours
+            slot.await_resume();  // the slot is ours
             detail::spawn(detail::errgroup_body(g.st_, detail::no_ticket, G(std::move(f))), slot.site);
         }
     };
@@ -227,12 +223,10 @@ private:
         detail::errgroup_state& st;
         std::source_location site;
         bool for_slot;
-        detail::sync_waiter node;
-        bool queued = false;
+        detail::sync_waiter node;  // unlinks itself if destroyed while queued
 
         waiter(detail::errgroup_state& s, std::source_location at, bool slot) : st(s), site(at), for_slot(slot) {}
         waiter(const waiter&) = delete;
-        ~waiter();
         bool await_ready() const noexcept { return false; }
         bool await_suspend(std::coroutine_handle<> h);
         std::error_code await_resume();

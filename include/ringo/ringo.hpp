@@ -3,6 +3,7 @@
 
 #include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
 
+#include <ringo/blocking.hpp>
 #include <ringo/chan.hpp>
 #include <ringo/context.hpp>
 #include <ringo/errgroup.hpp>
@@ -10,7 +11,9 @@
 #include <ringo/net.hpp>
 #include <ringo/runtime.hpp>
 #include <ringo/select.hpp>
+#include <ringo/semaphore.hpp>
 #include <ringo/signals.hpp>
+#include <ringo/singleflight.hpp>
 #include <ringo/sync.hpp>
 #include <ringo/task.hpp>
 #include <ringo/time.hpp>

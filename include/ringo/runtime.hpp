@@ -1,4 +1,5 @@
-// ringo/runtime.hpp - run(), run_main(), go(), yield(), the task dump, panics, blocking().
+// ringo/runtime.hpp - run(), run_main(), go(), yield(), the task dump, panics
+// (and blocking(), from ringo/blocking.hpp).
 //
 //   ringo::task<> main_task() {
 //       ringo::go(worker, 1);          // go worker(1)
@@ -16,23 +17,21 @@
 
 #include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
 
-#include <atomic>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <source_location>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
+#include <ringo/blocking.hpp>
 #include <ringo/detail/executor.hpp>
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/outcome.hpp>
 #include <ringo/detail/root.hpp>
 #include <ringo/errors.hpp>
 #include <ringo/task.hpp>
@@ -62,23 +61,12 @@ namespace detail {
 struct main_result_base {
     bool done = false;
     bool go_exit = false;  // run_main: an exception escaping main is reported as a panic at once
-    std::exception_ptr error;
+    bool failed = false;   // main ended by an exception
 };
 template <class T>
 struct main_result : main_result_base {
-    std::optional<T> value;
-    T take() {
-        if (error)
-            std::rethrow_exception(error);
-        return std::move(*value);
-    }
-};
-template <>
-struct main_result<void> : main_result_base {
-    void take() {
-        if (error)
-            std::rethrow_exception(error);
-    }
+    outcome<T> result;  // empty if main never ended
+    T take() { return result.take(); }
 };
 
 // Prints Go's panic report for the exception escaping the current task
@@ -90,13 +78,15 @@ root main_body(task<T> t, main_result<T>& out) {
     try {
         if constexpr (std::is_void_v<T>) {
             co_await std::move(t);
+            out.result.set_value();
         } else {
-            out.value.emplace(co_await std::move(t));
+            out.result.set_value(co_await std::move(t));
         }
     } catch (...) {
-        out.error = std::current_exception();
+        out.result.set_exception(std::current_exception());
+        out.failed = true;
         if (out.go_exit)
-            report_main_panic(out.error);
+            report_main_panic(out.result.exception());
     }
     out.done = true;
 }
@@ -140,7 +130,7 @@ inline int run_main(task<int> main, runtime_options opts = {},
     detail::main_result<int> out;
     out.go_exit = true;
     int status = detail::run_root_go(detail::main_body(std::move(main), out), out, opts, site);
-    return status == 0 && out.value ? *out.value : status;
+    return status == 0 ? out.take() : status;
 }
 inline int run_main(task<void> main, runtime_options opts = {},
                     std::source_location site = std::source_location::current()) {
@@ -248,95 +238,5 @@ std::string dump_tasks();
 // task's spawn site to stderr and exits with status 2, as a Go panic does.
 // Pass an empty function to restore that default. Any thread.
 void set_panic_handler(std::function<void(std::exception_ptr, const task_info&)> h);
-
-namespace detail {
-
-// Work for the helper threads of blocking() (lib/blocking.cpp).
-void submit_blocking(executor& home, std::function<void()> work);
-
-template <class F>
-class blocking_call {
-public:
-    using result_type = std::invoke_result_t<F&>;
-
-    explicit blocking_call(F f) : f_(std::move(f)) {}
-
-    void run() noexcept {
-        try {
-            if constexpr (std::is_void_v<result_type>) {
-                f_();
-                result_.template emplace<1>();
-            } else {
-                result_.template emplace<1>(f_());
-            }
-        } catch (...) {
-            result_.template emplace<2>(std::current_exception());
-        }
-        std::lock_guard lock(mu_);
-        if (g_ != nullptr) {  // not abandoned: wake the task, then stop counting
-            executor* home = g_->home;
-            home->ready(g_);
-            home->pending_blocking_.fetch_sub(1, std::memory_order_seq_cst);
-        }
-    }
-    void start(goroutine* g) {
-        g_ = g;
-        g->home->pending_blocking_.fetch_add(1, std::memory_order_seq_cst);
-    }
-    // The awaiting task is gone: the result will not be wanted.
-    void abandon() noexcept {
-        std::lock_guard lock(mu_);
-        g_ = nullptr;
-    }
-    result_type take() {
-        if (result_.index() == 2)
-            std::rethrow_exception(std::get<2>(result_));
-        if constexpr (!std::is_void_v<result_type>)
-            return std::move(std::get<1>(result_));
-    }
-
-private:
-    using stored = std::conditional_t<std::is_void_v<result_type>, std::monostate, result_type>;
-    F f_;
-    std::variant<std::monostate, stored, std::exception_ptr> result_;
-    std::mutex mu_;
-    goroutine* g_ = nullptr;  // guarded by mu_; null once abandoned
-};
-
-}  // namespace detail
-
-// co_await ringo::blocking(f): runs f() on a helper thread, so that a blocking
-// call (getaddrinfo, a CPU-heavy function, a blocking syscall) does not stall
-// the executor, and resumes with f's result or rethrows its exception. While
-// it runs, the task counts as busy for deadlock detection. If the runtime ends
-// first, f still runs to completion on its thread and its result is dropped.
-// f is moved into shared state that lives until both sides are done; bind a
-// capturing lambda to a named local before the co_await: g++ 12 destroys a
-// lambda written inside a co_await expression twice.
-template <class F>
-[[nodiscard]] auto blocking(F f, std::source_location site = std::source_location::current()) {
-    using call = detail::blocking_call<F>;
-    struct [[nodiscard]] awaiter {
-        std::shared_ptr<call> c;
-        std::source_location site;
-
-        awaiter(std::shared_ptr<call> call_state, std::source_location at) : c(std::move(call_state)), site(at) {}
-        awaiter(awaiter&& o) noexcept = default;
-        // Waits out a helper thread that is waking us right now, so that it
-        // never touches the executor after this frame (or the runtime) is gone.
-        ~awaiter() {
-            if (c)
-                c->abandon();
-        }
-        bool await_ready() const noexcept { return false; }
-        void await_suspend(std::coroutine_handle<> h) {
-            detail::goroutine* g = detail::park(h, detail::task_state::blocking, site, "ringo::blocking");
-            c->start(g);
-            detail::submit_blocking(*g->home, [c = c] { c->run(); });
-        }
-        typename call::result_type await_resume() { return c->take(); }
-    };
-    return awaiter{std::make_shared<call>(std::move(f)), site};
-}
 
 }  // namespace ringo

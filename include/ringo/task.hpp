@@ -13,9 +13,9 @@
 #include <exception>
 #include <type_traits>
 #include <utility>
-#include <variant>
 
 #include <ringo/detail/frame_alloc.hpp>
+#include <ringo/detail/outcome.hpp>
 
 namespace ringo {
 
@@ -42,33 +42,26 @@ struct task_promise_base : frame_allocated {
 
 template <class T>
 struct task_promise : task_promise_base {
-    std::variant<std::monostate, T, std::exception_ptr> result;
+    outcome<T> result;
 
     task<T> get_return_object() noexcept;
-    void unhandled_exception() noexcept { result.template emplace<2>(std::current_exception()); }
+    void unhandled_exception() noexcept { result.set_exception(std::current_exception()); }
     template <class U = T>
         requires std::is_convertible_v<U&&, T>
     void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-        result.template emplace<1>(std::forward<U>(v));
+        result.set_value(std::forward<U>(v));
     }
-    T take() {
-        if (result.index() == 2)
-            std::rethrow_exception(std::get<2>(result));
-        return std::move(std::get<1>(result));
-    }
+    T take() { return result.take(); }
 };
 
 template <>
 struct task_promise<void> : task_promise_base {
-    std::exception_ptr error;
+    outcome<void> result;
 
     task<void> get_return_object() noexcept;
-    void unhandled_exception() noexcept { error = std::current_exception(); }
+    void unhandled_exception() noexcept { result.set_exception(std::current_exception()); }
     void return_void() noexcept {}
-    void take() {
-        if (error)
-            std::rethrow_exception(error);
-    }
+    void take() { result.take(); }
 };
 
 }  // namespace detail
@@ -109,9 +102,6 @@ public:
     // Awaiting an empty task is undefined, as awaiting a moved-from std::future is.
     awaiter operator co_await() && noexcept { return awaiter{h_}; }
     awaiter operator co_await() & noexcept { return awaiter{h_}; }
-
-    // For the runtime: gives up ownership of the frame.
-    handle_type release() noexcept { return std::exchange(h_, {}); }
 
 private:
     void destroy() noexcept {

@@ -1,14 +1,18 @@
 // ringo/detail/io_op.hpp - a ring operation that can race a context.
 //
-// io_slot is one submitted operation. Its state machine:
-//   submitted -> (completed | cancel requested -> completed)
-// It completes exactly once, with its CQE, on its home executor's thread;
-// the frame that holds it is never freed before that (at shutdown the
-// executor drains the ring first). While in flight it can be a select case
-// (io_case) next to ctx.done(): whichever is claimed first wakes the task;
-// if ctx won, the task asks the kernel to cancel and then still waits for
-// the operation's own completion, whose real result wins if it completed
-// anyway.
+// io_slot is one submitted operation, living in the awaiting task's frame.
+// Its fields (under `lock`) move through:
+//   in flight              completed == false, nobody parked
+//   in flight, awaited     g set and either waiting (io_wait) or sel set (as
+//                          an io_case in a select with ctx.done())
+//   completed              completed == true, res = the CQE's result
+// on_complete, on the home executor's thread, makes it completed exactly
+// once: it wakes a task parked in io_wait, or claims the select and wins it
+// for the io_case (a select already won by ctx.done() is left alone). The
+// frame is never freed before that (at shutdown the executor drains the
+// ring first). If ctx won the select, the task asks the kernel to cancel
+// (executor::cancel) and waits in io_wait for the completion all the same,
+// whose real result wins if the operation completed anyway.
 #pragma once
 
 #include <coroutine>

@@ -16,6 +16,7 @@
 
 #include <ringo/detail/frame_alloc.hpp>
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/invoke.hpp>
 #include <ringo/task.hpp>
 
 namespace ringo::detail {
@@ -88,17 +89,10 @@ inline constexpr bool spawnable_v = [] {
 #endif
 template <class F, class... A>
 root root_body(F f, A... a) {
-    if constexpr (is_task_v<F>) {
+    if constexpr (is_task_v<F>)
         co_await std::move(f);
-    } else {
-        using R = std::invoke_result_t<F&, A...>;
-        if constexpr (is_task_v<R>) {
-            R t = std::invoke(f, std::move(a)...);
-            co_await std::move(t);
-        } else {
-            std::invoke(f, std::move(a)...);
-        }
-    }
+    else
+        co_await invoke_awaited(f, a...);  // a result is discarded
     co_return;
 }
 #if defined(__GNUC__) && !defined(__clang__)
