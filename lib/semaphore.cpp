@@ -30,17 +30,32 @@ void semaphore::push(detail::sem_waiter* w) noexcept {
 void semaphore::unlink(detail::sem_waiter* w) noexcept {
     if (!w->queued)
         return;
-    bool was_head = w == head_;
+    // A cancelled head may have been holding back smaller requests: the
+    // cancelled acquire grants them once the lock is released (regrant()).
+    regrant_pending_ = regrant_pending_ || w == head_;
     (w->prev != nullptr ? w->prev->next : head_) = w->next;
     (w->next != nullptr ? w->next->prev : tail_) = w->prev;
     w->prev = w->next = nullptr;
     w->queued = false;
-    if (was_head) {  // a cancelled head may have been holding back smaller requests
-        for (detail::sem_waiter* g = grant_locked(); g != nullptr;) {
-            detail::sem_waiter* next = g->next;
-            g->g->home->ready(g->g);
-            g = next;
-        }
+}
+
+void semaphore::regrant() noexcept {
+    detail::sem_waiter* granted;
+    {
+        std::lock_guard lock(lock_);
+        if (!regrant_pending_)
+            return;
+        regrant_pending_ = false;
+        granted = grant_locked();
+    }
+    wake_granted(granted);
+}
+
+void semaphore::wake_granted(detail::sem_waiter* granted) noexcept {
+    while (granted != nullptr) {
+        detail::sem_waiter* next = granted->next;  // read before the owner may resume
+        detail::wake_in_turn(granted->g);  // FIFO: grants resume in the order they queued
+        granted = next;
     }
 }
 
@@ -74,11 +89,7 @@ void semaphore::release(std::int64_t n) {
         cur_ -= n;
         granted = grant_locked();
     }
-    while (granted != nullptr) {
-        detail::sem_waiter* next = granted->next;
-        granted->g->home->ready_last(granted->g);
-        granted = next;
-    }
+    wake_granted(granted);
 }
 
 task<std::error_code> semaphore::acquire(context ctx, std::int64_t n, std::source_location site) {
@@ -96,7 +107,10 @@ task<std::error_code> semaphore::acquire(context ctx, std::int64_t n, std::sourc
     detail::select_awaiter<false, acquire_case, detail::recv_case<std::monostate>> s(
         site, acquire_case{detail::sem_acquire_case{this, n}}, detail::recv_case<std::monostate>{detail::state_of(done)});
     auto r = co_await s;
-    co_return r.index() == 0 ? std::error_code() : ctx.err();
+    if (r.index() == 0)
+        co_return std::error_code();
+    regrant();  // our unlinked wait may have been holding others back
+    co_return ctx.err();
 }
 
 }  // namespace ringo

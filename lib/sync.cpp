@@ -11,7 +11,7 @@ namespace ringo {
 void detail::wake_list(sync_waiter* list) noexcept {
     while (list != nullptr) {
         sync_waiter* next = list->next;  // read before the owner may resume
-        list->g->home->ready_last(list->g);  // FIFO: the order they waited in
+        wake_in_turn(list->g);  // FIFO: the order they waited in
         list = next;
     }
 }
@@ -50,7 +50,7 @@ void mutex::unlock() {
             locked_ = false;  // else: handed over, stays locked
     }
     if (next != nullptr)
-        next->g->home->ready(next->g);
+        detail::wake_now(next->g);
 }
 
 bool mutex::acquire_or_queue(detail::sync_waiter* w) noexcept {
@@ -124,7 +124,7 @@ void cond::signal() {
         w = waiters_.pop_front();
     }
     if (w != nullptr && m_.acquire_or_queue(w))  // queued: the mutex's unlock wakes it
-        w->g->home->ready(w->g);
+        detail::wake_now(w->g);
 }
 
 void cond::broadcast() {
@@ -136,7 +136,7 @@ void cond::broadcast() {
     while (list != nullptr) {
         detail::sync_waiter* next = list->next;
         if (m_.acquire_or_queue(list))
-            list->g->home->ready(list->g);
+            detail::wake_now(list->g);
         list = next;
     }
 }

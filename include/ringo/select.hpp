@@ -97,16 +97,10 @@ struct send_case {
     T* value() noexcept { return ref != nullptr ? ref : &*owned; }
 };
 
-// Merge shim: the semaphore (sync.hpp) and I/O (io_op.hpp) nodes still spell
-// result() as an empty `void check()`. Remove this, and its use in
-// select_case_node and case_result, once they define result().
-template <class N>
-concept spells_result_as_check = requires(N& n) { n.check(); } && !requires(N& n) { n.result(); };
-
 // The wait node of a case (Go's scase): what the engine calls on it, for
 // every kind of case - recv and send (below), the dynamic select's case
 // (dynamic_node), an I/O operation (io_op.hpp), a semaphore acquisition
-// (sync.hpp). A node lives in its select's awaiter, in the coroutine frame
+// (semaphore.hpp). A node lives in its select's awaiter, in the coroutine frame
 // (the dynamic select's wait node: in its select_case).
 template <class N>
 concept select_case_node =
@@ -128,16 +122,11 @@ concept select_case_node =
     } &&
     // After the case won, no lock held: its result (the case's result_type,
     // or an rvalue reference to one); throws what the case failed with.
-    (requires(N& n) { n.result(); } || spells_result_as_check<N>);
+    requires(N& n) { n.result(); };
 
 template <class N>
 decltype(auto) case_result(N& node) {
-    if constexpr (spells_result_as_check<N>) {
-        node.check();
-        return std::monostate{};
-    } else {
-        return node.result();
-    }
+    return node.result();
 }
 
 // The parts of a channel case's node shared by the static and dynamic select.

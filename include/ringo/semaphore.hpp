@@ -63,7 +63,9 @@ private:
     // Guarded by lock_.
     bool try_take(std::int64_t n) noexcept;
     void push(detail::sem_waiter* w) noexcept;
-    void unlink(detail::sem_waiter* w) noexcept;
+    void unlink(detail::sem_waiter* w) noexcept;  // under lock_; never wakes anyone
+    void regrant() noexcept;                       // lock_ not held: wakes what unlink() held back
+    static void wake_granted(detail::sem_waiter* granted) noexcept;
     // Grants waiters from the front while they fit; returns them to wake.
     detail::sem_waiter* grant_locked() noexcept;
 
@@ -72,6 +74,7 @@ private:
     std::int64_t cur_ = 0;                  // guarded by lock_
     detail::sem_waiter* head_ = nullptr;    // guarded by lock_
     detail::sem_waiter* tail_ = nullptr;    // guarded by lock_
+    bool regrant_pending_ = false;          // guarded by lock_: unlink() passed the head over
 };
 
 namespace detail {
@@ -85,7 +88,6 @@ struct sem_acquire_case {
 
 template <>
 struct case_node<sem_acquire_case> {
-    static constexpr bool is_recv = false;
     semaphore* s;
     sem_waiter w;
 
@@ -99,7 +101,7 @@ struct case_node<sem_acquire_case> {
         s->push(&w);
     }
     void unlink() noexcept { s->unlink(&w); }
-    void check() const noexcept {}
+    std::monostate result() const noexcept { return {}; }
 };
 
 }  // namespace detail

@@ -202,12 +202,12 @@ private:
 // the lock, wake them after unlocking). Any thread.
 //
 // wake_now: g runs as soon as the waker parks (Go's goready into runnext):
-// a hand-off the waker waits on - channel hand-offs, mutex and semaphore
-// grants, I/O completions.
+// a hand-off the waker waits on - channel hand-offs, mutex grants, I/O
+// completions.
 inline void wake_now(goroutine* g) noexcept { g->home->ready(g); }
 // wake_in_turn: g runs after the tasks already runnable, in the order woken:
 // many released at once or by the clock - wait_group, cond broadcast,
-// timers and sleeps.
+// semaphore grants, timers and sleeps.
 inline void wake_in_turn(goroutine* g) noexcept { g->home->ready_last(g); }
 
 }  // namespace ringo::detail

@@ -71,7 +71,6 @@ struct io_case {
 
 template <>
 struct case_node<io_case> {
-    static constexpr bool is_recv = false;
     io_slot* op;
     explicit case_node(io_case c) noexcept : op(c.op) {}
     spinlock* lock() const noexcept { return &op->lock; }
@@ -82,7 +81,7 @@ struct case_node<io_case> {
         op->case_index = index;
     }
     void unlink() noexcept { op->sel = nullptr; }
-    void check() const noexcept {}
+    std::monostate result() const noexcept { return {}; }
 };
 
 // co_await io_wait{op}: until the operation has completed.
