@@ -19,6 +19,7 @@ public:
           deadline_(deadline ? deadline : inherited_deadline(parent)),
           deadline_cause_(deadline_cause) {}
     ~cancel_node() override {
+        delete timer_;
         unlink_from_parent();
         pass_on_callbacks();
         if (done_ != nullptr)
@@ -55,17 +56,20 @@ public:
     // references it any more.
     void arm_deadline(const char* what) {
         (void)current_executor(what);  // a panic_error naming `what` outside run()
+        auto* t = new deadline_timer(this);  // only deadline nodes pay for a timer
         {
             std::lock_guard lock(mu_);
-            if (done_flag_.load(std::memory_order_relaxed))
+            if (done_flag_.load(std::memory_order_relaxed)) {
+                delete t;
                 return;
-            has_timer_ = true;
+            }
+            timer_ = t;
         }
         retain();  // the timer's; on_deadline_disposed drops it
-        timer_.arm(*deadline_, {}, what);
-        timer_.release(/*keep_armed=*/true);
+        t->arm(*deadline_, {}, what);
+        t->release(/*keep_armed=*/true);
         if (done())  // cancelled while we armed: cancel_one's stop may have come first
-            timer_.stop();
+            t->stop();
     }
 
     // Cancels this node and every descendant, iteratively (a deep chain
@@ -137,7 +141,7 @@ private:
     bool cancel_one(std::error_code err, std::error_code cause, std::vector<cancel_node*>& todo,
                     std::vector<std::shared_ptr<ctx_callback>>& callbacks) noexcept {
         chan_waiter<std::monostate>* woken = nullptr;
-        bool stop_timer = false;
+        deadline_timer* stop_timer = nullptr;
         std::size_t first_callback = callbacks.size();
         {
             std::lock_guard lock(mu_);
@@ -159,7 +163,7 @@ private:
             for (auto& cb : callbacks_)
                 callbacks.push_back(std::move(cb));
             callbacks_.clear();
-            stop_timer = has_timer_;
+            stop_timer = timer_;
         }
         wake_all(woken);
         // Our callbacks no longer point at us: a stop() racing with this
@@ -169,8 +173,8 @@ private:
             callbacks[i]->node = nullptr;
         }
         unlink_from_parent();
-        if (stop_timer)  // last: its dispose may drop the last reference to this node
-            timer_.stop();
+        if (stop_timer != nullptr)  // last: its dispose may drop the last reference to this node
+            stop_timer->stop();
         return true;
     }
 
@@ -231,9 +235,9 @@ private:
     child_list children_;  // linked uncancelled children
     std::size_t child_count_ = 0;
     std::vector<std::shared_ptr<ctx_callback>> callbacks_;
-    bool has_timer_ = false;  // arm_deadline started timer_
-
-    deadline_timer timer_{this};
+    // The deadline's timer (arm_deadline), freed with the node: it holds a
+    // reference to the node until no executor references it.
+    deadline_timer* timer_ = nullptr;
 
     // Guarded by linked_to_->mu_.
     cancel_node* linked_to_ = nullptr;  // the ancestor whose child list holds us (set once)

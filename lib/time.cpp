@@ -16,7 +16,7 @@ timer_state* start_timer(clock::duration d, clock::duration period, const char* 
     if (this_executor == nullptr)
         outside_run(what);
     auto* s = new timer_state();
-    s->arm(deadline_after(d), period, what);
+    s->arm_unshared(deadline_after(d), period, what);
     return s;
 }
 
@@ -78,7 +78,7 @@ void func_timer::arm(clock::duration d, std::shared_ptr<func_timer> self) {
     if (this_executor == nullptr)
         outside_run("ringo::after_func");
     self_ = std::move(self);  // dropped by on_dispose, once no executor references the timer
-    timer::arm(deadline_after(d), {}, "ringo::after_func");
+    arm_unshared(deadline_after(d), {}, "ringo::after_func");
     release(/*keep_armed=*/true);  // the stop_funcs keep the object; stop() stays callable
 }
 

@@ -97,6 +97,12 @@ bool timer::arm(steady_clock::time_point when, steady_clock::duration period, co
     return was;
 }
 
+void timer::arm_unshared(steady_clock::time_point when, steady_clock::duration period, const char* what) {
+    change c;
+    (void)arm_locked(when, period, what, c);  // nobody else can hold or wait for the lock
+    settle(c);
+}
+
 bool timer::stop() noexcept {
     change c;
     bool was;

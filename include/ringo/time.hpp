@@ -75,7 +75,7 @@ public:
     bool await_ready() const noexcept { return at_once_; }
     void await_suspend(std::coroutine_handle<> h) {
         g_ = park(h, task_state::sleep, site_, what_);
-        arm(deadline_, {}, what_);
+        arm_unshared(deadline_, {}, what_);  // only this task arms it
     }
     void await_resume() const noexcept {}
 

@@ -65,6 +65,10 @@ public:
     // executor references adopts the caller's (panic_error naming `what`
     // outside run()). The lock must not be held.
     bool arm(steady_clock::time_point when, steady_clock::duration period, const char* what);
+    // arm() for a timer that no other thread can reach yet (just made, or a
+    // sleep's): the same, without taking the lock. Returns nothing: it was
+    // not armed.
+    void arm_unshared(steady_clock::time_point when, steady_clock::duration period, const char* what);
     // Disarms it. True if it was armed. Any thread; the lock must not be held.
     bool stop() noexcept;
 
