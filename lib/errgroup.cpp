@@ -49,10 +49,8 @@ void errgroup_state::finish() noexcept {
                 slot_waiters.push_front(w);
                 w = nullptr;
             }
-            if (w != nullptr) {
-                w->next = nullptr;
-                wake_slot = w;
-            }
+            if (w != nullptr)
+                wake_slot = w;  // popped: its link.next is null
         }
         if (limit < 0 || active < limit)
             wake_space = space_waiters.take_all();

@@ -8,7 +8,7 @@
 namespace ringo {
 
 bool semaphore::try_take(std::int64_t n) noexcept {
-    if (head_ != nullptr || size_ - cur_ < n)
+    if (!waiters_.empty() || size_ - cur_ < n)
         return false;  // FIFO: nobody overtakes a waiter
     cur_ += n;
     return true;
@@ -20,10 +20,7 @@ bool semaphore::try_acquire(std::int64_t n) noexcept {
 }
 
 void semaphore::push(detail::sem_waiter* w) noexcept {
-    w->next = nullptr;
-    w->prev = tail_;
-    (tail_ != nullptr ? tail_->next : head_) = w;
-    tail_ = w;
+    waiters_.push_back(w);
     w->queued = true;
 }
 
@@ -32,10 +29,8 @@ void semaphore::unlink(detail::sem_waiter* w) noexcept {
         return;
     // A cancelled head may have been holding back smaller requests: the
     // cancelled acquire grants them once the lock is released (regrant()).
-    regrant_pending_ = regrant_pending_ || w == head_;
-    (w->prev != nullptr ? w->prev->next : head_) = w->next;
-    (w->next != nullptr ? w->next->prev : tail_) = w->prev;
-    w->prev = w->next = nullptr;
+    regrant_pending_ = regrant_pending_ || w == waiters_.front();
+    waiters_.remove(w);
     w->queued = false;
 }
 
@@ -53,7 +48,7 @@ void semaphore::regrant() noexcept {
 
 void semaphore::wake_granted(detail::sem_waiter* granted) noexcept {
     while (granted != nullptr) {
-        detail::sem_waiter* next = granted->next;  // read before the owner may resume
+        detail::sem_waiter* next = granted->link.next;  // read before the owner may resume
         detail::wake_in_turn(granted->g);  // FIFO: grants resume in the order they queued
         granted = next;
     }
@@ -62,20 +57,18 @@ void semaphore::wake_granted(detail::sem_waiter* granted) noexcept {
 detail::sem_waiter* semaphore::grant_locked() noexcept {
     detail::sem_waiter* granted = nullptr;
     detail::sem_waiter** tail = &granted;
-    while (detail::sem_waiter* w = head_) {
+    while (detail::sem_waiter* w = waiters_.front()) {
         if (size_ - cur_ < w->n)
             break;  // FIFO: the head waits for room, and so does everyone behind it
-        head_ = w->next;
-        (head_ != nullptr ? head_->prev : tail_) = nullptr;
+        waiters_.remove(w);
         w->queued = false;
         if (w->sel != nullptr && !w->sel->claim())
             continue;  // its select already completed otherwise (ctx done)
         if (w->sel != nullptr)
             w->sel->winner = w->case_index;
         cur_ += w->n;
-        w->next = nullptr;
-        *tail = w;
-        tail = &w->next;
+        *tail = w;  // removed: its link.next is null
+        tail = &w->link.next;
     }
     return granted;
 }

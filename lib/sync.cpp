@@ -10,7 +10,7 @@ namespace ringo {
 
 void detail::wake_list(sync_waiter* list) noexcept {
     while (list != nullptr) {
-        sync_waiter* next = list->next;  // read before the owner may resume
+        sync_waiter* next = list->link.next;  // read before the owner may resume
         wake_in_turn(list->g);  // FIFO: the order they waited in
         list = next;
     }
@@ -91,10 +91,9 @@ void rw_mutex::unlock() {
         writer_ = false;
         if (!readers_q_.empty()) {  // the readers that queued during the write go first
             wake = readers_q_.take_all();
-            for (auto* w = wake; w != nullptr; w = w->next)
+            for (auto* w = wake; w != nullptr; w = w->link.next)
                 ++readers_;
         } else if ((wake = writers_q_.pop_front()) != nullptr) {
-            wake->next = nullptr;
             writer_ = true;
         }
     }
@@ -108,7 +107,6 @@ void rw_mutex::unlock_shared() {
         if (readers_ == 0)
             throw panic_error("sync: RUnlock of unlocked RWMutex");
         if (--readers_ == 0 && (wake = writers_q_.pop_front()) != nullptr) {
-            wake->next = nullptr;
             writer_ = true;
         }
     }
@@ -134,7 +132,7 @@ void cond::broadcast() {
         list = waiters_.take_all();
     }
     while (list != nullptr) {
-        detail::sync_waiter* next = list->next;
+        detail::sync_waiter* next = list->link.next;
         if (m_.acquire_or_queue(list))
             detail::wake_now(list->g);
         list = next;
@@ -152,7 +150,6 @@ void once::finish(bool ok) noexcept {
             done_.store(true, std::memory_order_release);
             wake = waiters_.take_all();
         } else if ((wake = waiters_.pop_front()) != nullptr) {
-            wake->next = nullptr;
             wake->flag = true;  // its turn: state stays running
         } else {
             state_ = state::idle;

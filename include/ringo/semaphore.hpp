@@ -17,6 +17,7 @@
 
 #include <ringo/context.hpp>
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/intrusive_list.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/select.hpp>
 #include <ringo/task.hpp>
@@ -28,8 +29,7 @@ namespace detail {
 // A task (or a select of one) queued for permits: doubly linked into its
 // semaphore's FIFO, guarded by the semaphore's lock.
 struct sem_waiter {
-    sem_waiter* prev = nullptr;
-    sem_waiter* next = nullptr;
+    list_hook<sem_waiter> link;  // in the FIFO; once granted, the chain of grants to wake
     bool queued = false;
     std::int64_t n = 0;
     goroutine* g = nullptr;
@@ -72,8 +72,7 @@ private:
     detail::spinlock lock_;
     const std::int64_t size_;
     std::int64_t cur_ = 0;                  // guarded by lock_
-    detail::sem_waiter* head_ = nullptr;    // guarded by lock_
-    detail::sem_waiter* tail_ = nullptr;    // guarded by lock_
+    detail::intrusive_list<detail::sem_waiter, &detail::sem_waiter::link> waiters_;  // guarded by lock_
     bool regrant_pending_ = false;          // guarded by lock_: unlink() passed the head over
 };
 

@@ -17,17 +17,20 @@
 #include <utility>
 
 #include <ringo/detail/goroutine.hpp>
+#include <ringo/detail/intrusive_list.hpp>
 #include <ringo/detail/spinlock.hpp>
 
 namespace ringo::detail {
 
 class sync_queue;
 
-// A parked task in a primitive's FIFO. `next` and `flag` are guarded by the
-// lock of the queue the node is in; `g` is written by the owner before it
-// queues the node and read by the waker.
+// A parked task in a primitive's FIFO. `link`, `in_queue` and `flag` are
+// guarded by the lock of the queue the node is in; `g` is written by the
+// owner before it queues the node and read by the waker. Once a waker took
+// the node out, link.next chains the nodes it will wake (take_all()).
 struct sync_waiter {
-    sync_waiter* next = nullptr;
+    list_hook<sync_waiter> link;
+    bool in_queue = false;  // on a sync_queue (false once a waker took it)
     goroutine* g = nullptr;
     bool flag = false;  // a primitive-specific verdict set by the waker (once: "your turn to run")
 
@@ -57,60 +60,55 @@ private:
     sync_queue* queue_ = nullptr;  // where the node was last queued; null when not queued
 };
 
-// A FIFO of sync_waiters (singly linked; guarded by its primitive's lock).
+// A FIFO of sync_waiters (the one intrusive list; guarded by its
+// primitive's lock).
 class sync_queue {
 public:
-    bool empty() const noexcept { return head_ == nullptr; }
+    bool empty() const noexcept { return list_.empty(); }
     void push_back(sync_waiter* w) noexcept {
-        w->next = nullptr;
-        (tail_ != nullptr ? tail_->next : head_) = w;
-        tail_ = w;
+        list_.push_back(w);
+        w->in_queue = true;
     }
     void push_front(sync_waiter* w) noexcept {
-        w->next = head_;
-        head_ = w;
-        if (tail_ == nullptr)
-            tail_ = w;
+        list_.push_front(w);
+        w->in_queue = true;
     }
-    // Inserts w after every waiter not greater than it (stable, O(1) when w is last).
+    // Inserts w after every waiter not greater than it (stable, O(1) when w
+    // goes last, as it usually does).
     template <class Less>
     void insert_sorted(sync_waiter* w, Less less) noexcept {
-        if (tail_ == nullptr || !less(w, tail_)) {
-            push_back(w);
-            return;
-        }
-        sync_waiter** link = &head_;
-        while (*link != nullptr && !less(w, *link))
-            link = &(*link)->next;
-        w->next = *link;
-        *link = w;
+        sync_waiter* pos = list_.front();
+        while (pos != nullptr && !less(w, pos))
+            pos = list::next(pos);
+        list_.insert_before(pos, w);
+        w->in_queue = true;
     }
     sync_waiter* pop_front() noexcept {
-        sync_waiter* w = head_;
-        if (w != nullptr && (head_ = w->next) == nullptr)
-            tail_ = nullptr;
+        sync_waiter* w = list_.pop_front();
+        if (w != nullptr)
+            w->in_queue = false;
         return w;
     }
-    // Takes the whole queue (to wake after unlocking).
+    // Takes the whole queue, as a chain through link.next (to wake after
+    // unlocking).
     sync_waiter* take_all() noexcept {
-        tail_ = nullptr;
-        return std::exchange(head_, nullptr);
+        sync_waiter* chain = list_.take_all();
+        for (sync_waiter* w = chain; w != nullptr; w = list::next(w))
+            w->in_queue = false;
+        return chain;
     }
+    // False if a waker took it already.
     bool remove(sync_waiter* w) noexcept {
-        sync_waiter* prev = nullptr;
-        for (sync_waiter* it = head_; it != nullptr; prev = it, it = it->next)
-            if (it == w) {
-                (prev != nullptr ? prev->next : head_) = w->next;
-                if (tail_ == w)
-                    tail_ = prev;
-                return true;
-            }
-        return false;
+        if (!w->in_queue)
+            return false;
+        list_.remove(w);
+        w->in_queue = false;
+        return true;
     }
 
 private:
-    sync_waiter* head_ = nullptr;
-    sync_waiter* tail_ = nullptr;
+    using list = intrusive_list<sync_waiter, &sync_waiter::link>;
+    list list_;
 };
 
 inline void sync_waiter::park_in(std::coroutine_handle<> h, task_state state, const std::source_location& site,
