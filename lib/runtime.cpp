@@ -255,6 +255,30 @@ void spawn_on(executor& ex, root r, const std::source_location& site) {
     ex.ready(&g);     // like Go's newproc: the new task runs next
 }
 
+unsigned executor_count() {
+    executor* here = this_executor;
+    if (here == nullptr)
+        outside_run("ringo::detail::executor_count");
+    return here->rt().executors();
+}
+
+executor& executor_at(unsigned i) {
+    executor* here = this_executor;
+    if (here == nullptr)
+        outside_run("ringo::detail::executor_at");
+    executor* found = nullptr;
+    unsigned n = 0, want = i % here->rt().executors();
+    here->rt().for_each_executor([&](executor& e) {
+        if (n++ == want)
+            found = &e;
+    });
+    return *found;
+}
+
+void spawn_pinned(executor& ex, root r, const std::source_location& site) {
+    spawn_on(ex, std::move(r), site);  // tasks never move yet: every task is pinned
+}
+
 namespace {
 
 // Go's report of a panic in task g: the message, the task and where it was

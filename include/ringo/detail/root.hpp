@@ -99,6 +99,20 @@ root root_body(F f, A... a) {
 #pragma GCC diagnostic pop
 #endif
 
+// Placement hooks for tests and benchmarks (not API): the number of
+// executors of the running runtime, and executor i % executors(). Any task.
+unsigned executor_count();
+executor& executor_at(unsigned i);
+// Starts f as a task on executor i % executor_count(), pinned there for
+// life: work stealing never moves it. Tests use it to put tasks on two
+// executors for certain.
+void spawn_pinned(executor& ex, root r, const std::source_location& site);
+template <class F>
+void go_pinned(unsigned i, F f, std::source_location site = std::source_location::current()) {
+    static_assert(spawnable_v<F>, "go_pinned: f must be a task or a callable taking no arguments");
+    spawn_pinned(executor_at(i), root_body(std::move(f)), site);
+}
+
 // For callbacks that start a task and must not throw (timers, a context's
 // after_func): spawns f on ex; failing to (out of memory) is a panic.
 template <class F>
