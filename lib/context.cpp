@@ -269,9 +269,9 @@ void forget_callback(cancel_node* n, const ctx_callback* cb) noexcept { n->remov
 std::size_t child_count(cancel_node* n) noexcept { return n->child_count(); }
 
 executor& current_executor(const char* what) {
-    if (this_executor == nullptr)
+    if (current_executor() == nullptr)
         outside_run(what);
-    return *this_executor;
+    return *current_executor();
 }
 
 void ctx_after_func::on_cancel() noexcept {

@@ -1,15 +1,24 @@
 // The executor loop (see detail/executor.hpp); the ring is lib/ring.cpp.
 #include <ringo/detail/executor.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
+#include <vector>
+
+#include <ringo/detail/fastrand.hpp>
 
 #include "ring.hpp"
 #include "runtime_impl.hpp"
+#include "this_thread.hpp"
 
 namespace ringo::detail {
 
 thread_local constinit executor* this_executor = nullptr;
 thread_local constinit goroutine* this_goroutine = nullptr;
+
+executor* current_executor() noexcept { return this_executor; }
+goroutine* current_goroutine() noexcept { return this_goroutine; }
 
 namespace {
 
@@ -20,6 +29,13 @@ constexpr unsigned runnext_limit = 64;
 // How long an idle executor polls for work from other threads before it
 // sleeps (iterations of a pause instruction: tens of microseconds).
 constexpr int spin_limit = 4000;
+// How long a run-next task waits in an executor that keeps running one
+// task before a thief takes it (Go: a few microseconds, with preemption to
+// back it; ringo has no preemption, so a little longer).
+constexpr auto runnext_patience = std::chrono::microseconds(100);
+// How long an idle executor sleeps at most while a run-next task waits
+// elsewhere (it looks again then).
+constexpr auto runnext_recheck = std::chrono::milliseconds(1);
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -46,7 +62,46 @@ void executor::remove_task(goroutine* g) noexcept {
     live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
+void executor::push_back_local(goroutine* g) noexcept {
+    if (!shared_) {
+        local_.push_back(g);
+        return;
+    }
+    {
+        std::lock_guard lock(queue_lock_);
+        local_.push_back(g);
+        queued_.store(queued_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    rt_.offer_work(*this);
+}
+
+void executor::ready_next_local(goroutine* g) noexcept {
+    goroutine* displaced = runnext_.exchange(g, std::memory_order_acq_rel);
+    if (displaced != nullptr)
+        push_back_local(displaced);  // offers the displaced task to idle executors
+}
+
+void executor::ready_elsewhere(goroutine* g, executor* here, bool next) noexcept {
+    if (rt_.tearing_down())
+        return;  // dropped with the queues (destroy_tasks)
+    if (this != here) {
+        // Woken from another executor of this runtime: an unpinned task runs
+        // where its waker does (Go readies on the waker's P). Teardown drops
+        // wake-ups: the queues are discarded with the tasks.
+        if (here == nullptr || &here->rt_ != &rt_ || g->pinned != 0) {
+            ready_remote(g);
+            return;
+        }
+        g->home.store(here, std::memory_order_relaxed);
+        next ? here->ready_next_local(g) : here->push_back_local(g);
+        return;
+    }
+    next ? ready_next_local(g) : push_back_local(g);
+}
+
 void executor::ready_remote(goroutine* g) noexcept {
+    if (rt_.tearing_down())
+        return;  // dropped with the queues (destroy_tasks)
     goroutine* head = remote_.load(std::memory_order_relaxed);
     do {
         g->run_link.next = head;
@@ -105,13 +160,26 @@ public:
     explicit executor_loop(executor& e) : e_(e), r_(*e.ring_) {}
 
     goroutine* next_runnable() noexcept {
-        if (e_.runnext_ != nullptr) {
-            if (++e_.runnext_streak_ <= runnext_limit || e_.local_.empty())
-                return std::exchange(e_.runnext_, nullptr);
-            e_.local_.push_back(std::exchange(e_.runnext_, nullptr));
+        if (e_.runnext_.load(std::memory_order_relaxed) != nullptr) {
+            if (++e_.runnext_streak_ <= runnext_limit || queue_empty()) {
+                if (goroutine* g = take_runnext())
+                    return g;
+            } else if (goroutine* g = take_runnext()) {
+                e_.push_back_local(g);  // it jumped the queue long enough
+            }
         }
         e_.runnext_streak_ = 0;
-        return e_.local_.pop_front();
+        if (!e_.shared_)
+            return e_.local_.pop_front();
+        std::lock_guard lock(e_.queue_lock_);
+        goroutine* g = e_.local_.pop_front();
+        if (g != nullptr)
+            e_.queued_.store(e_.queued_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+        return g;
+    }
+
+    bool has_runnable() const noexcept {
+        return e_.runnext_.load(std::memory_order_relaxed) != nullptr || !queue_empty();
     }
 
     // Moves wake-ups pushed by other threads to the local queue, in push order.
@@ -122,10 +190,49 @@ public:
             return false;
         while (reversed != nullptr) {
             goroutine* next = link(reversed);
-            e_.local_.push_back(reversed);
+            e_.push_back_local(reversed);
             reversed = next;
         }
         return true;
+    }
+
+    // Work stealing, when this executor has nothing to run: takes the older
+    // half of another executor's queue (its unpinned tasks), or else the
+    // run-next task of one that has not switched tasks for
+    // runnext_patience. Victims are visited from a random one on. Returns
+    // true if it took something. Executor thread.
+    bool steal() noexcept {
+        if (!e_.shared_)
+            return false;
+        unsigned n = e_.rt_.executors();
+        unsigned first = fastrand_n(n);
+        for (unsigned i = 0; i < n; ++i) {
+            executor& victim = e_.rt_.executor_at_index((first + i) % n);
+            if (&victim != &e_ && victim.queued() != 0 && steal_queue(victim))
+                return true;
+        }
+        for (unsigned i = 0; i < n; ++i) {
+            executor& victim = e_.rt_.executor_at_index((first + i) % n);
+            if (&victim != &e_ && steal_runnext(victim))
+                return true;
+        }
+        return false;
+    }
+
+    // True if another executor has queued tasks, or a run-next task a thief
+    // may take later (then the idle executor must look again soon).
+    bool work_elsewhere(bool* runnext_waiting) const noexcept {
+        unsigned n = e_.rt_.executors();
+        for (unsigned i = 0; i < n; ++i) {
+            executor& other = e_.rt_.executor_at_index(i);
+            if (&other == &e_)
+                continue;
+            if (other.queued() != 0)
+                return true;
+            if (runnext_waiting != nullptr && other.runnext_.load(std::memory_order_seq_cst) != nullptr)
+                *runnext_waiting = true;
+        }
+        return false;
     }
 
     // Runs the work posted to the mailbox, oldest first, and delivers the
@@ -178,19 +285,28 @@ public:
         }
         // With other executors about, spin a moment first: a wake-up from
         // one of them often follows within microseconds, and sleeping costs
-        // a system call on both sides.
-        if (e_.rt_.executors() > 1)
-            for (int spin = 0; spin < spin_limit && nothing_posted() && !e_.rt_.stopping(); ++spin)
+        // a system call on both sides. Work to steal ends the wait too.
+        bool shared = e_.shared_;
+        if (shared)
+            for (int spin = 0; spin < spin_limit && nothing_posted() && !e_.rt_.stopping() && !work_elsewhere(nullptr);
+                 ++spin)
                 cpu_relax();
+        // The sleep handshake with offer_work(): sleeping_ is set before the
+        // last look at the other queues, and offer_work() looks at sleeping_
+        // after its push, so one of the two sees the other.
         e_.sleeping_.store(true, std::memory_order_seq_cst);
-        if (nothing_posted() && !e_.rt_.stopping()) {
-            if (e_.timers_.empty()) {
+        bool runnext_waiting = false;
+        if (nothing_posted() && !e_.rt_.stopping() && !(shared && work_elsewhere(&runnext_waiting))) {
+            std::chrono::nanoseconds limit = std::chrono::nanoseconds::max();
+            if (runnext_waiting)
+                limit = runnext_recheck;
+            if (!e_.timers_.empty())
+                limit = std::min(limit, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            e_.timers_.top_when() - steady_clock::now()));
+            if (limit == std::chrono::nanoseconds::max())
                 r_.wait(nullptr);
-            } else {
-                auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(e_.timers_.top_when() - steady_clock::now());
-                if (left > std::chrono::nanoseconds::zero())
-                    r_.wait(&left);
-            }
+            else if (limit > std::chrono::nanoseconds::zero())
+                r_.wait(&limit);
         }
         e_.sleeping_.store(false, std::memory_order_relaxed);
         if (quiescent)
@@ -202,8 +318,85 @@ public:
 private:
     bool nothing_posted() const noexcept { return !e_.has_posted(); }
 
+    bool queue_empty() const noexcept {
+        return e_.shared_ ? e_.queued_.load(std::memory_order_relaxed) == 0 : e_.local_.empty();
+    }
+
+    goroutine* take_runnext() noexcept {
+        if (!e_.shared_) {
+            goroutine* g = e_.runnext_.load(std::memory_order_relaxed);
+            e_.runnext_.store(nullptr, std::memory_order_relaxed);
+            return g;
+        }
+        return e_.runnext_.exchange(nullptr, std::memory_order_acq_rel);
+    }
+
+    // Moves the older half of victim's unpinned queued tasks here.
+    bool steal_queue(executor& victim) noexcept {
+        run_queue taken;
+        std::uint32_t count = 0;
+        {
+            std::lock_guard lock(victim.queue_lock_);
+            std::uint32_t want = (victim.queued_.load(std::memory_order_relaxed) + 1) / 2;
+            for (goroutine* g = victim.local_.front(); g != nullptr && count < want;) {
+                goroutine* next = run_queue::next(g);
+                if (g->pinned == 0) {
+                    victim.local_.remove(g);
+                    taken.push_back(g);
+                    ++count;
+                }
+                g = next;
+            }
+            victim.queued_.store(victim.queued_.load(std::memory_order_relaxed) - count, std::memory_order_relaxed);
+        }
+        if (count == 0)
+            return false;
+        std::lock_guard lock(e_.queue_lock_);
+        while (goroutine* g = taken.pop_front()) {
+            g->home.store(&e_, std::memory_order_relaxed);
+            e_.local_.push_back(g);
+        }
+        e_.queued_.store(e_.queued_.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+        return true;
+    }
+
+    // Takes victim's run-next task once victim has been running one task
+    // (no switch) for runnext_patience with that task waiting all along.
+    bool steal_runnext(executor& victim) noexcept {
+        goroutine* g = victim.runnext_.load(std::memory_order_acquire);
+        std::uint64_t switches = victim.switches_.load(std::memory_order_acquire);
+        auto now = steady_clock::now();
+        runnext_seen& seen = seen_[victim.index()];
+        if (g == nullptr || seen.task != g || seen.switches != switches) {
+            seen = {g, switches, now};
+            return false;
+        }
+        if (now - seen.since < runnext_patience)
+            return false;
+        seen = {};
+        if (!victim.runnext_.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel))
+            return false;  // it ran, or was replaced, meanwhile
+        if (g->pinned != 0) {  // it must stay: give it back
+            goroutine* expected = nullptr;
+            if (!victim.runnext_.compare_exchange_strong(expected, g, std::memory_order_acq_rel))
+                victim.ready_remote(g);
+            return false;
+        }
+        g->home.store(&e_, std::memory_order_relaxed);
+        e_.ready_next_local(g);
+        return true;
+    }
+
+    // What this thief saw of each victim's run-next slot last time.
+    struct runnext_seen {
+        goroutine* task = nullptr;
+        std::uint64_t switches = 0;
+        steady_clock::time_point since{};
+    };
+
     executor& e_;
     ring& r_;
+    std::vector<runnext_seen> seen_ = std::vector<runnext_seen>(e_.rt_.executors());
 };
 
 bool executor::run_until(const bool* main_done) {
@@ -213,6 +406,7 @@ bool executor::run_until(const bool* main_done) {
         if ((main_done != nullptr && *main_done) || rt_.stopping())
             return !rt_.deadlocked();
         if (goroutine* g = loop.next_runnable()) {
+            switches_.store(switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             this_goroutine = g;
             g->state = task_state::running;
             g->resume_point.resume();
@@ -229,7 +423,7 @@ bool executor::run_until(const bool* main_done) {
         loop.take_remote();
         loop.take_mailbox();
         loop.run_timers();
-        if (!local_.empty() || runnext_ != nullptr)
+        if (loop.has_runnable() || loop.steal())
             continue;
         if (!loop.wait())
             return false;
@@ -248,16 +442,13 @@ void executor::drain_ring() noexcept {
 
 void executor::destroy_tasks() noexcept {
     // Destroy the tasks still alive. Their destructors may wake others; those
-    // wake-ups are dropped with the queues.
-    // This thread acts as the executor meanwhile (it may be another one's):
-    // timers and channels treat it as the tasks' home thread.
-    executor_loop loop(*this);
+    // wake-ups are dropped (runtime::tearing_down) or cleared with the queues.
+    // This thread acts as each task's executor meanwhile (it may be another
+    // one's): timers and channels treat it as the task's own thread.
     goroutine* saved = std::exchange(this_goroutine, nullptr);
-    executor* saved_executor = std::exchange(this_executor, this);
+    executor* saved_executor = this_executor;
     for (;;) {
-        loop.take_remote();
-        local_.clear();
-        runnext_ = nullptr;
+        forget_queues();
         goroutine* g;
         {
             registry_guard lock(*this);
@@ -265,10 +456,18 @@ void executor::destroy_tasks() noexcept {
         }
         if (g == nullptr)
             break;
+        this_executor = g->where();
         g->root_frame.destroy();
     }
     this_goroutine = saved;
     this_executor = saved_executor;
+}
+
+void executor::forget_queues() noexcept {
+    local_.clear();
+    queued_.store(0, std::memory_order_relaxed);
+    runnext_.store(nullptr, std::memory_order_relaxed);
+    remote_.store(nullptr, std::memory_order_relaxed);
 }
 
 void executor::detach_timers() noexcept {
@@ -282,9 +481,7 @@ void executor::detach_timers() noexcept {
     while (!timers_.empty())
         timers_.pop()->detach();
     this_executor = saved;
-    local_.clear();
-    runnext_ = nullptr;
-    remote_.store(nullptr, std::memory_order_relaxed);
+    forget_queues();
 }
 
 }  // namespace ringo::detail

@@ -36,7 +36,7 @@ struct socket_state {
             return;
         // Operations in flight end: cancelled through the ring when they were
         // submitted on this thread's executor, else woken by a shutdown.
-        executor* here = ringo::detail::this_executor;
+        executor* here = ringo::detail::current_executor();
         executor* used = owner.load(std::memory_order_acquire);
         if (here != nullptr && (used == nullptr || used == here))
             here->cancel_fd(fd);
@@ -59,6 +59,9 @@ task<int> run_io(context ctx, io_request r, socket_state* sock, std::source_loca
     if (ctx.err())
         co_return -ECANCELED;
     executor& ex = ringo::detail::current_executor("ringo::net");
+    // Submitted, cancelled and completed on ex's ring: the task stays on ex
+    // until the completion (detail/executor.hpp's invariant).
+    ringo::detail::pin_while_in_flight pin(*ringo::detail::current_task("ringo::net"));
     if (sock != nullptr)
         sock->owner.store(&ex, std::memory_order_release);
     io_slot op;

@@ -14,6 +14,7 @@
 #include <ringo/detail/fastrand.hpp>
 
 #include "runtime_impl.hpp"
+#include "this_thread.hpp"
 
 namespace ringo::detail {
 
@@ -87,12 +88,26 @@ const char* to_string(task_state s) noexcept {
     return "?";
 }
 
+namespace {
+
 std::uint64_t fastrand_seed() noexcept {
     static std::atomic<std::uint64_t> counter{0};
     auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     std::uint64_t s = t ^ (counter.fetch_add(0x9e3779b97f4a7c15ULL, std::memory_order_relaxed) +
                            reinterpret_cast<std::uintptr_t>(&counter));
     return s != 0 ? s : 1;
+}
+
+thread_local constinit std::uint64_t fastrand_state = 0;  // 0: not seeded yet
+
+}  // namespace
+
+std::uint64_t fastrand() noexcept {  // wyrand
+    if (fastrand_state == 0) [[unlikely]]
+        fastrand_state = fastrand_seed();
+    fastrand_state += 0xa0761d6478bd642fULL;
+    __uint128_t m = static_cast<__uint128_t>(fastrand_state) * (fastrand_state ^ 0xe7037ed1a0b428dbULL);
+    return static_cast<std::uint64_t>(m >> 64) ^ static_cast<std::uint64_t>(m);
 }
 
 [[noreturn]] void outside_run(const char* what) {
@@ -111,7 +126,7 @@ runtime::runtime(const runtime_options& opts) {
     phase_cv_.wait(lock, [&] { return ready_ == threads - 1; });
     if (!start_error_ && threads > 1)
         for (auto& e : executors_)
-            e->share_registry();
+            e->share();
     if (start_error_) {  // an executor could not start: stop the others, report
         phase_ = 2;
         stopping_ = true;
@@ -166,6 +181,18 @@ void runtime::thread_main(unsigned index, unsigned ring_entries) {
     this_executor = nullptr;
 }
 
+void runtime::offer_work(executor& from) noexcept {
+    // After the push (a relaxed store under the queue lock): pairs with the
+    // sleeping_ store an idle executor makes before its last look at the
+    // queues (executor_loop::wait), so one of the two sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    for (auto& e : executors_)
+        if (e.get() != &from && e->asleep()) {
+            e->notify();
+            return;
+        }
+}
+
 void runtime::stop() noexcept {
     stopping_.store(true, std::memory_order_seq_cst);
     for (auto& e : executors_)
@@ -189,7 +216,7 @@ bool runtime::enter_quiescent() noexcept {
 
 bool runtime::run(root main, const bool& main_done, const std::source_location& site, std::string& report) {
     executor& ex0 = main_executor();
-    spawn_on(ex0, std::move(main), site);
+    spawn_pinned(ex0, std::move(main), site);  // main stays on executor 0: run_until watches main_done there
     {
         std::lock_guard lock(phase_mu_);
         phase_ = 1;
@@ -206,6 +233,7 @@ bool runtime::run(root main, const bool& main_done, const std::source_location& 
         phase_cv_.wait(lock, [&] { return drained_ == threads_.size(); });
     }
     // Nothing runs anywhere now, and no ring has an operation in flight.
+    tearing_down_.store(true, std::memory_order_relaxed);
     for (auto& e : executors_)
         e->destroy_tasks();
     for (auto& e : executors_)
@@ -222,8 +250,8 @@ bool runtime::run(root main, const bool& main_done, const std::source_location& 
 }
 
 root_promise::~root_promise() {
-    if (g.home != nullptr)
-        g.home->remove_task(&g);
+    if (g.registry != nullptr)
+        g.registry->remove_task(&g);
 }
 
 namespace {
@@ -232,7 +260,8 @@ namespace {
 goroutine& adopt(executor& ex, root r, const std::source_location& site) {
     root_handle h = r.release();
     goroutine& g = h.promise().g;
-    g.home = &ex;
+    g.home.store(&ex, std::memory_order_relaxed);
+    g.registry = &ex;
     g.id = ex.rt().new_task_id();
     g.spawn_site = site;
     g.root_frame = h;
@@ -246,7 +275,9 @@ void spawn(root r, const std::source_location& site) {
     executor* here = this_executor;
     if (here == nullptr)
         outside_run("ringo::go");
-    spawn_on(here->rt().place(*here), std::move(r), site);
+    spawn_on(*here, std::move(r), site);  // Go's newproc: the current P's run-next slot
+    if (here->shared())
+        here->rt().offer_work(*here);  // and wakep: an idle executor may take it
 }
 
 void spawn_on(executor& ex, root r, const std::source_location& site) {
@@ -266,17 +297,14 @@ executor& executor_at(unsigned i) {
     executor* here = this_executor;
     if (here == nullptr)
         outside_run("ringo::detail::executor_at");
-    executor* found = nullptr;
-    unsigned n = 0, want = i % here->rt().executors();
-    here->rt().for_each_executor([&](executor& e) {
-        if (n++ == want)
-            found = &e;
-    });
-    return *found;
+    return here->rt().executor_at_index(i % here->rt().executors());
 }
 
 void spawn_pinned(executor& ex, root r, const std::source_location& site) {
-    spawn_on(ex, std::move(r), site);  // tasks never move yet: every task is pinned
+    goroutine& g = adopt(ex, std::move(r), site);
+    g.pinned = 1;  // for life: never moves (before it is queued: thieves read it then)
+    ex.add_task(&g);
+    ex.ready(&g);
 }
 
 namespace {
@@ -389,7 +417,7 @@ std::string dump_tasks() {
         out += ")";
         if (executors > 1) {
             out += " on executor ";
-            out += std::to_string(g->home->index());
+            out += std::to_string(g->where()->index());
         }
         out += "\n";
     }

@@ -81,17 +81,20 @@ public:
             f(*e);
     }
 
-    // Where go() puts a new task: round-robin over the executors.
-    executor& place(executor& here) noexcept {
-        if (executors_.size() == 1)
-            return here;
-        return *executors_[next_exec_.fetch_add(1, std::memory_order_relaxed) % executors_.size()];
-    }
+    // Executor i (0 <= i < executors()). Any thread while the runtime runs.
+    executor& executor_at_index(unsigned i) const noexcept { return *executors_[i]; }
+
+    // Wakes an idle executor, if one sleeps, to take the work `from` has just
+    // queued (Go's wakep). Call after the push. Any executor thread.
+    void offer_work(executor& from) noexcept;
 
     // Stops every executor's loop (main returned, or deadlock). Any thread.
     void stop() noexcept;
     bool stopping() const noexcept { return stopping_.load(std::memory_order_seq_cst); }
     bool deadlocked() const noexcept { return deadlocked_.load(std::memory_order_seq_cst); }
+    // Set once no task will run again and the tasks are being destroyed:
+    // wake-ups are dropped from then on. Any thread.
+    bool tearing_down() const noexcept { return tearing_down_.load(std::memory_order_relaxed); }
 
     // Deadlock detection across executors. An executor with nothing to run
     // and no wake-up source of its own (I/O, timers, blocking calls) calls
@@ -140,8 +143,8 @@ private:
     std::atomic<std::uint64_t> next_id_{1};
     std::vector<std::unique_ptr<executor>> executors_;  // fixed once run() starts
     std::vector<std::thread> threads_;
-    std::atomic<unsigned> next_exec_{1};  // main is on 0: the first go() goes to 1
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> tearing_down_{false};
     std::atomic<bool> deadlocked_{false};
     std::atomic<int> quiescent_{0};
     std::atomic<std::uint64_t> activity_{0};  // bumped by every leave_quiescent()

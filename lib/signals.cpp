@@ -125,7 +125,7 @@ private:
         fd_ = ::signalfd(fd_, &watched_, SFD_CLOEXEC | SFD_NONBLOCK);
         if (fd_ < 0)
             throw std::system_error(errno, std::system_category(), "ringo::signals: signalfd");
-        if (this_executor == &home_)
+        if (current_executor() == &home_)
             apply_locked();
         else
             home_.post(&refresh_);
@@ -252,7 +252,7 @@ private:
 namespace {
 
 signal_hub& hub_here(const char* what) {
-    executor* ex = this_executor;
+    executor* ex = current_executor();
     if (ex == nullptr)
         outside_run(what);
     runtime& rt = ex->rt();
@@ -367,7 +367,7 @@ recv_chan<int> notify(std::initializer_list<int> sigs) {
 }
 
 void stop(recv_chan<int> ch) {
-    detail::executor* ex = detail::this_executor;
+    detail::executor* ex = detail::current_executor();
     if (ex == nullptr)
         return;
     if (auto hub = ex->rt().signal_hub_or_null()) {

@@ -13,7 +13,7 @@ timer_state::timer_state() : chan_state<clock::time_point>(1), timer(lock, &on_f
 }
 
 timer_state* start_timer(clock::duration d, clock::duration period, const char* what) {
-    if (this_executor == nullptr)
+    if (current_executor() == nullptr)
         outside_run(what);
     auto* s = new timer_state();
     s->arm_unshared(deadline_after(d), period, what);
@@ -75,7 +75,7 @@ bool reset_timer(timer_state* s, clock::duration d, clock::duration period, cons
 }
 
 void func_timer::arm(clock::duration d, std::shared_ptr<func_timer> self) {
-    if (this_executor == nullptr)
+    if (current_executor() == nullptr)
         outside_run("ringo::after_func");
     self_ = std::move(self);  // dropped by on_dispose, once no executor references the timer
     arm_unshared(deadline_after(d), {}, "ringo::after_func");
@@ -106,7 +106,7 @@ clock::duration ticker::checked(clock::duration d, const char* what) {
 }
 
 std::size_t num_timers() {
-    detail::executor* ex = detail::this_executor;
+    detail::executor* ex = detail::current_executor();
     return ex == nullptr ? 0 : ex->timer_count();
 }
 

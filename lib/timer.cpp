@@ -20,9 +20,9 @@ bool timer::arm_locked(steady_clock::time_point when, steady_clock::duration per
                        change& c) {
     if ((state_ & referenced) == 0 && (home_ == nullptr || home_era_ != runtimes_ended.load(std::memory_order_acquire))) {
         // Its executor let go of it and has ended (or it never had one): adopt the caller's.
-        if (this_executor == nullptr)
+        if (current_executor() == nullptr)
             outside_run(what);
-        home_ = this_executor;
+        home_ = current_executor();
         home_era_ = runtimes_ended.load(std::memory_order_acquire);
     }
     bool was = (state_ & armed) != 0;
@@ -52,7 +52,7 @@ bool timer::stop_locked(change& c) noexcept {
 void timer::after_change_locked(change& c) noexcept {
     if ((state_ & referenced) == 0) {
         return;  // no executor references it: nothing to bring in line
-    } else if (home_ == this_executor) {
+    } else if (home_ == current_executor()) {
         if ((state_ & firing) == 0)  // else on_due reconciles once fire_ returns
             c.dispose = reconcile_locked();
     } else if ((state_ & posted) == 0) {

@@ -291,7 +291,7 @@ TEST_CASE("ring operations pending when main returns are cancelled and drained f
                     }
                 } g{op};
                 ringo::detail::io_request req{IORING_OP_READ, fd, reinterpret_cast<std::uint64_t>(buf), sizeof buf};
-                ringo::detail::this_executor->submit(&op, req);
+                ringo::detail::current_executor()->submit(&op, req);
                 ringo::detail::io_wait wait{op, std::source_location::current()};
                 (void)co_await wait;
                 ++resumed;  // never reached: the task is destroyed at the end
@@ -313,7 +313,7 @@ TEST_CASE("an I/O completion resumes the awaiting task with its result") {
         char buf[16];
         ringo::detail::io_request req{IORING_OP_READ, fd, reinterpret_cast<std::uint64_t>(buf), sizeof buf};
         ringo::detail::io_slot op;
-        ringo::detail::this_executor->submit(&op, req);
+        ringo::detail::current_executor()->submit(&op, req);
         ringo::detail::io_wait wait{op, std::source_location::current()};
         int res = co_await wait;
         CHECK(std::string(buf, 5) == "hello");

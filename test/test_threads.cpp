@@ -32,7 +32,7 @@ constexpr int per_producer = 5'000;
 
 namespace {
 
-unsigned executor_index() { return ringo::detail::this_executor->index(); }
+unsigned executor_index() { return ringo::detail::current_executor()->index(); }
 
 }  // namespace
 
@@ -44,7 +44,7 @@ TEST_CASE("cross-thread ping-pong never raises a false deadlock") {
         []() -> task<std::pair<unsigned, unsigned>> {
             chan<int> ping(0), pong(0);
             auto other = std::make_shared<unsigned>(99);
-            ringo::go([ping, pong, other]() -> task<void> {
+            ringo::detail::go_pinned(1, [ping, pong, other]() -> task<void> {
                 *other = executor_index();
                 while (auto v = co_await ping.recv())
                     co_await pong.send(*v + 1);
@@ -70,8 +70,8 @@ TEST_CASE("a deadlock spread over threads is still reported") {
         ringo::run(
             []() -> task<void> {
                 chan<int> a(0), b(0);
-                ringo::go([a]() -> task<void> { co_await a.recv(); });  // on executor 1
-                ringo::go([b]() -> task<void> { co_await b.recv(); });  // on executor 2
+                ringo::detail::go_pinned(1, [a]() -> task<void> { co_await a.recv(); });
+                ringo::detail::go_pinned(2, [b]() -> task<void> { co_await b.recv(); });
                 co_await ringo::sleep_for(1ms);
                 chan<int> nobody(0);
                 co_await nobody.recv();
@@ -270,7 +270,7 @@ TEST_CASE("TCP across threads: echo on every executor, close from another execut
                     auto [c, aerr] = co_await ln.accept(ringo::background());
                     if (aerr)
                         break;
-                    ringo::go([c = std::move(c)]() mutable -> task<void> {  // placed round-robin
+                    ringo::go([c = std::move(c)]() mutable -> task<void> {  // stolen by idle executors
                         std::vector<std::byte> buf(4096);
                         for (;;) {
                             auto [n, rerr] = co_await c.read(ringo::background(), buf);
@@ -352,7 +352,7 @@ TEST_CASE("timers made on one executor and stopped, reset or dropped on another"
         [counts]() -> task<void> {
             chan<std::vector<item>> batches(2);
             chan<unsigned> done(1);
-            ringo::go([batches, done, counts]() -> task<void> {
+            ringo::detail::go_pinned(1, [batches, done, counts]() -> task<void> {
                 unsigned where = executor_index();
                 int n = 0;
                 while (auto b = co_await batches.recv()) {
@@ -440,7 +440,7 @@ TEST_CASE("tasks alive on every executor when main returns are destroyed cleanly
         [](std::shared_ptr<int> c) -> task<void> {
             chan<int> never(0);
             for (int i = 0; i < 100; ++i)
-                ringo::go([never, c]() -> task<void> { co_await never.recv(); });
+                ringo::detail::go_pinned(unsigned(i), [never, c]() -> task<void> { co_await never.recv(); });  // on every executor
             for (int i = 0; i < 20; ++i)
                 ringo::go([c]() -> task<void> { co_await ringo::sleep_for(1h); });
             CHECK(ringo::num_tasks() == 121);  // counted once go() returns, wherever they were placed

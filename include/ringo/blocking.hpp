@@ -42,14 +42,14 @@ public:
         capture(result_, f_);
         std::lock_guard lock(mu_);
         if (g_ != nullptr) {  // not abandoned: wake the task, then stop counting
-            executor* home = g_->home;
+            executor* home = g_->where();
             home->ready(g_);
             home->pending_blocking_.fetch_sub(1, std::memory_order_seq_cst);
         }
     }
     void start(goroutine* g) {
         g_ = g;
-        g->home->pending_blocking_.fetch_add(1, std::memory_order_seq_cst);
+        g->where()->pending_blocking_.fetch_add(1, std::memory_order_seq_cst);
     }
     // The awaiting task is gone: the result will not be wanted.
     void abandon() noexcept {
@@ -94,7 +94,7 @@ template <class F>
         void await_suspend(std::coroutine_handle<> h) {
             detail::goroutine* g = detail::park(h, detail::task_state::blocking, site, "ringo::blocking");
             c->start(g);
-            detail::submit_blocking(*g->home, [c = c] { c->run(); });
+            detail::submit_blocking(*g->where(), [c = c] { c->run(); });
         }
         typename call::result_type await_resume() { return c->take(); }
     };

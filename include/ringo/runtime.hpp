@@ -219,7 +219,7 @@ void go(F f, A1 a1, A2 a2, A3 a3, A4 a4, A5 a5, A6 a6, A7 a7, A8 a8,
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<> h) const {
             detail::goroutine* g = detail::park(h, detail::task_state::runnable, site, "ringo::yield");
-            g->home->ready_after_all(g);
+            g->where()->ready_after_all(g);
         }
         void await_resume() const noexcept {}
     };

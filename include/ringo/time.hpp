@@ -139,7 +139,7 @@ public:
     func_timer_of(F f, std::source_location site) : f_(std::move(f)), site_(site) {}
 
 private:
-    void start_task() noexcept override { spawn_from_callback(*this_executor, std::move(f_), site_); }
+    void start_task() noexcept override { spawn_from_callback(*current_executor(), std::move(f_), site_); }
     F f_;
     std::source_location site_;
 };

@@ -4,16 +4,34 @@
 // other threads push wake-ups onto, a timer heap, the task registry and a
 // ring (lib/ring.hpp: all of io_uring lives there; primitives never see it).
 // Its loop (lib/executor.cpp) runs tasks, polls the ring, takes what other
-// threads posted, fires timers and sleeps in the ring. Tasks live on their
-// home executor for life.
+// threads posted, fires timers, steals work when it has none, and sleeps in
+// the ring.
+//
+// Scheduling, as Go's: go() from a task puts the new task in the current
+// executor's run-next slot; a task woken by another executor is readied
+// where its waker runs (locality); an executor with nothing to run steals
+// the older half of a busy executor's queue, or the run-next task of one
+// that has been running the same task for a while (lib/executor.cpp).
+//
+// The invariant that makes moving tasks safe: only runnable tasks move. A
+// parked task's executor (goroutine::home) does not change until it is
+// woken, so its waker, its timers and its ring operation all see one home.
+// An I/O operation is submitted, cancelled and completed on the ring that
+// holds it: its task is pinned (goroutine::pinned) from before submission
+// until after completion, and never moves meanwhile. Main and go_pinned()
+// tasks are pinned for life. The registry a task is listed in is fixed at
+// spawn (goroutine::registry), wherever the task runs.
 //
 // Thread-safety, by member group:
-//   executor thread only: local_, runnext_, everything in lib/executor.cpp's
-//                         loop, the ring and the timer heap;
-//   any thread:           ready() (it forwards to the remote queue when called
-//                         from another thread), remote_, sleeping_,
+//   executor thread only: the loop (lib/executor.cpp), the ring, the timer
+//                         heap, runnext_streak_;
+//   any thread:           ready() (it forwards to the remote queue, or
+//                         readies the task where the caller runs, when
+//                         called from another thread), remote_, sleeping_,
 //                         pending_blocking_, and the task registry (under
-//                         its lock when there are several executors).
+//                         its lock when there are several executors);
+//   thieves too:          local_ (under queue_lock_ when shared_), queued_,
+//                         runnext_, switches_.
 #pragma once
 
 #include <atomic>
@@ -56,25 +74,30 @@ public:
 
     // Makes parked task g runnable. Any thread. On its home thread, g goes to
     // the run-next slot (it runs as soon as the current task parks, as in Go's
-    // goready), and the task it displaces to the back of the queue.
+    // goready), and the task it displaces to the back of the queue. From
+    // another executor of the runtime, an unpinned g moves there and is
+    // readied the same way; from any other thread it goes to the remote queue.
     void ready(goroutine* g) noexcept {
         g->state = task_state::runnable;
-        if (this == this_executor) [[likely]] {
-            if (runnext_ != nullptr)
-                local_.push_back(runnext_);
-            runnext_ = g;
+        executor* here = current_executor();
+        if (this == here && !shared_) [[likely]] {
+            goroutine* displaced = runnext_.load(std::memory_order_relaxed);
+            runnext_.store(g, std::memory_order_relaxed);
+            if (displaced != nullptr)
+                local_.push_back(displaced);
         } else {
-            ready_remote(g);
+            ready_elsewhere(g, here, true);
         }
     }
 
-    // Makes g runnable behind every task already queued (yield, fairness).
+    // Makes g runnable behind every task already queued (wait_group, timers).
     void ready_last(goroutine* g) noexcept {
         g->state = task_state::runnable;
-        if (this == this_executor)
+        executor* here = current_executor();
+        if (this == here && !shared_)
             local_.push_back(g);
         else
-            ready_remote(g);
+            ready_elsewhere(g, here, false);
     }
 
     // Makes the current task g runnable behind every runnable task (yield:
@@ -83,7 +106,7 @@ public:
     // Home thread.
     void ready_after_all(goroutine* g) noexcept {
         g->state = task_state::runnable;
-        local_.push_back(g);
+        push_back_local(g);
         runnext_streak_ = 0;
     }
 
@@ -104,8 +127,16 @@ public:
             f(*g);
     }
     // Set before any task runs when the runtime has several executors: only
-    // then can another thread read this executor's registry.
-    void share_registry() noexcept { shared_registry_ = true; }
+    // then can another thread read this executor's registry or steal from
+    // its queue, and only then are they locked.
+    void share() noexcept { shared_ = true; }
+    bool shared() const noexcept { return shared_; }
+
+    // Runnable tasks in the queue (not counting run-next), for thieves and
+    // for the idle check. Any thread; a hint.
+    std::uint32_t queued() const noexcept { return queued_.load(std::memory_order_seq_cst); }
+    // True when this executor is asleep in its ring (any thread; a hint).
+    bool asleep() const noexcept { return sleeping_.load(std::memory_order_seq_cst); }
 
     // Runs tasks until *main_done (executor 0) or the runtime stops. Returns
     // false if the runtime found that no task can ever run again (deadlock).
@@ -118,6 +149,8 @@ public:
     void drain_ring() noexcept;
     void destroy_tasks() noexcept;
     void detach_timers() noexcept;
+    // Drops every queued wake-up (teardown: no task runs again).
+    void forget_queues() noexcept;
 
     // io_uring access for I/O awaitables (executor thread only). submit()
     // queues one operation; its completion calls op->complete on this thread.
@@ -159,30 +192,48 @@ private:
     struct registry_guard {
         const executor& e;
         explicit registry_guard(const executor& ex) noexcept : e(ex) {
-            if (e.shared_registry_)
+            if (e.shared_)
                 e.tasks_lock_.lock();
         }
         ~registry_guard() {
-            if (e.shared_registry_)
+            if (e.shared_)
                 e.tasks_lock_.unlock();
         }
     };
 
     void ready_remote(goroutine* g) noexcept;
+    // ready()/ready_last() when the queues are shared or the caller is not
+    // this executor's thread (lib/executor.cpp).
+    void ready_elsewhere(goroutine* g, executor* here, bool next) noexcept;
+    // Queue operations, locked when shared_ (executor thread).
+    void push_back_local(goroutine* g) noexcept;
+    void ready_next_local(goroutine* g) noexcept;
 
     runtime& rt_;
     const unsigned index_;
 
-    // The registry: any thread, under tasks_lock_ when shared_registry_.
+    bool shared_ = false;                  // several executors: set once, before tasks run
+
+    // The registry: any thread, under tasks_lock_ when shared_.
     mutable spinlock tasks_lock_;
-    bool shared_registry_ = false;         // set once, before tasks run
     using task_list = intrusive_list<goroutine, &goroutine::all_link>;
     task_list all_;                        // live tasks whose home is here
     std::atomic<std::uint64_t> live_{0};   // tasks in all_; written under the lock, read by any thread
 
-    // Executor thread only.
+    // The run queue: the executor's thread and thieves, under queue_lock_
+    // when shared_ (unlocked otherwise: nobody else can reach it).
+    spinlock queue_lock_;
     run_queue local_;
-    goroutine* runnext_ = nullptr;
+    // local_'s length, written under queue_lock_, read by any thread without it.
+    std::atomic<std::uint32_t> queued_{0};
+    // The run-next task or null. The executor's thread stores and exchanges
+    // it; a thief may take it with a compare-exchange (lib/executor.cpp).
+    std::atomic<goroutine*> runnext_{nullptr};
+    // Tasks this executor has resumed so far (its thread writes, thieves
+    // read): unchanged over a while means it runs one task that long.
+    std::atomic<std::uint64_t> switches_{0};
+
+    // Executor thread only.
     unsigned runnext_streak_ = 0;   // run-next picks in a row (capped: see the loop)
     timer_heap timers_;
     ring* ring_;                    // owned; lib/ring.hpp
@@ -204,10 +255,10 @@ private:
 // wake_now: g runs as soon as the waker parks (Go's goready into runnext):
 // a hand-off the waker waits on - channel hand-offs, mutex grants, I/O
 // completions.
-inline void wake_now(goroutine* g) noexcept { g->home->ready(g); }
+inline void wake_now(goroutine* g) noexcept { g->where()->ready(g); }
 // wake_in_turn: g runs after the tasks already runnable, in the order woken:
 // many released at once or by the clock - wait_group, cond broadcast,
 // semaphore grants, timers and sleeps.
-inline void wake_in_turn(goroutine* g) noexcept { g->home->ready_last(g); }
+inline void wake_in_turn(goroutine* g) noexcept { g->where()->ready_last(g); }
 
 }  // namespace ringo::detail

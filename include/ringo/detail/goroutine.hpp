@@ -6,6 +6,7 @@
 // a parked task is resumed by handing its record to ready().
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 #include <source_location>
@@ -41,13 +42,19 @@ enum class task_state : std::uint8_t {
 const char* to_string(task_state s) noexcept;
 
 struct goroutine {
-    // Set once, at spawn.
-    executor* home = nullptr;      // the executor this task lives on, for life
+    // The executor the task runs on. Set at spawn; changed only while the
+    // task is runnable and unpinned (a thief takes it, or a waker on another
+    // executor readies it where it runs: executor.hpp's invariant), so a
+    // parked task's home is stable for whoever wakes it. Relaxed: the
+    // hand-over of the record (queue lock, wake-up) orders it; the atomic only
+    // lets dump_tasks() read it from anywhere.
+    std::atomic<executor*> home{nullptr};
+    executor* registry = nullptr;  // the executor whose registry lists it: set once, at spawn
     std::uint64_t id = 0;          // 1 is main
     std::source_location spawn_site;
     std::coroutine_handle<> root_frame;  // the root coroutine (detail/root.hpp)
 
-    // The home executor's list of live tasks (under its registry lock).
+    // The registry's list of live tasks (under its registry lock).
     list_hook<goroutine> all_link;
 
     // Written by the task itself when it parks (a store of three words), read by
@@ -57,17 +64,31 @@ struct goroutine {
     std::coroutine_handle<> resume_point;  // innermost suspended frame of the task
     std::source_location await_site;       // where it parked
     task_state state = task_state::runnable;
+
+    // Non-zero while the task must stay on its executor: a ring operation of
+    // its own is in flight (pin_while_in_flight), or it was placed for life
+    // (main, go_pinned). Written by the task itself while it runs (or by its
+    // spawner before it is queued); read by thieves while it is queued, which
+    // the queue's lock orders after the write.
+    std::uint32_t pinned = 0;
+
+    executor* where() const noexcept { return home.load(std::memory_order_relaxed); }
 };
 
-// The executor and task running on this thread (null outside run()).
-extern thread_local constinit executor* this_executor;
-extern thread_local constinit goroutine* this_goroutine;
+// The executor and task running on this thread (null outside run()). Out of
+// line on purpose: a coroutine may resume on another thread than the one it
+// suspended on, and a compiler may cache a thread_local's address across a
+// suspension point when the access is inlined into a coroutine body. Every
+// read of the current thread's state from code that may be inlined into a
+// coroutine goes through these calls, never through a thread_local.
+[[gnu::noinline]] executor* current_executor() noexcept;
+[[gnu::noinline]] goroutine* current_goroutine() noexcept;
 
 // Throws panic_error naming `what` when called outside a ringo task.
 [[noreturn]] void outside_run(const char* what);
 
 inline goroutine* current_task(const char* what) {
-    goroutine* g = this_goroutine;
+    goroutine* g = current_goroutine();
     if (g == nullptr) [[unlikely]]
         outside_run(what);
     return g;
@@ -83,5 +104,24 @@ inline goroutine* park(std::coroutine_handle<> h, task_state state, const std::s
     g->state = state;
     return g;
 }
+
+}  // namespace ringo::detail
+
+namespace ringo::detail {
+
+// Keeps task g on its executor for the guard's life: an I/O operation holds
+// one from before its submission until after its completion, so that it is
+// submitted, cancelled and completed on one ring (executor.hpp). The task's
+// own thread.
+class pin_while_in_flight {
+public:
+    explicit pin_while_in_flight(goroutine& g) noexcept : g_(g) { ++g_.pinned; }
+    ~pin_while_in_flight() { --g_.pinned; }
+    pin_while_in_flight(const pin_while_in_flight&) = delete;
+    pin_while_in_flight& operator=(const pin_while_in_flight&) = delete;
+
+private:
+    goroutine& g_;
+};
 
 }  // namespace ringo::detail
