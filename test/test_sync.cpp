@@ -194,16 +194,19 @@ TEST_CASE("mutex::lock passed to std::lock_guard is diagnosed, not silently igno
 TEST_CASE("rw_mutex: readers share, writers exclude, writers are not starved") {
     ringo::run([]() -> task<void> {
         ringo::rw_mutex rw;
-        int readers_inside = 0, max_readers = 0, writes = 0;
-        bool writer_inside = false, overlap = false;
+        // Atomics: the readers run at once, on several executors when there are.
+        std::atomic<int> readers_inside = 0, max_readers = 0, writes = 0;
+        std::atomic<bool> writer_inside = false, overlap = false;
         ringo::wait_group wg;
         for (int r = 0; r < 4; ++r)
             wg.go([&]() -> task<void> {
                 for (int i = 0; i < 20; ++i) {
                     auto g = co_await rw.lock_shared();
-                    ++readers_inside;
-                    max_readers = std::max(max_readers, readers_inside);
-                    overlap = overlap || writer_inside;
+                    int inside = ++readers_inside;
+                    for (int seen = max_readers; seen < inside && !max_readers.compare_exchange_weak(seen, inside);) {
+                    }
+                    if (writer_inside)
+                        overlap = true;
                     co_await ringo::yield();
                     --readers_inside;
                 }
@@ -212,7 +215,8 @@ TEST_CASE("rw_mutex: readers share, writers exclude, writers are not starved") {
             for (int i = 0; i < 10; ++i) {
                 auto g = co_await rw.lock();
                 writer_inside = true;
-                overlap = overlap || readers_inside != 0;
+                if (readers_inside != 0)
+                    overlap = true;
                 co_await ringo::yield();
                 ++writes;
                 writer_inside = false;
@@ -227,7 +231,46 @@ TEST_CASE("rw_mutex: readers share, writers exclude, writers are not starved") {
         rw.unlock();
         CHECK_THROWS_WITH_AS(rw.unlock(), "sync: Unlock of unlocked RWMutex", ringo::panic_error);
         CHECK_THROWS_WITH_AS(rw.unlock_shared(), "sync: RUnlock of unlocked RWMutex", ringo::panic_error);
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // yield() orders the tasks: one executor
+}
+
+TEST_CASE("rw_mutex: writers exclude readers and writers across executors") {
+    test::progress_watchdog dog(30s, "rw_mutex across executors");
+    ringo::run([]() -> task<void> {
+        ringo::rw_mutex rw;
+        std::atomic<int> readers_inside = 0, writers_inside = 0;
+        std::atomic<bool> overlap = false;
+        long shared_value = 0;  // written under the write lock only: TSan checks the exclusion too
+        ringo::wait_group wg;
+        wg.add(8);
+        for (unsigned t = 0; t < 8; ++t)
+            ringo::detail::go_pinned(t, [&, t]() -> task<void> {
+                for (int i = 0; i < 2'000; ++i) {
+                    if ((i + int(t)) % 4 == 0) {
+                        auto g = co_await rw.lock();
+                        if (++writers_inside != 1 || readers_inside != 0)
+                            overlap = true;
+                        ++shared_value;
+                        co_await ringo::yield();
+                        --writers_inside;
+                    } else {
+                        auto g = co_await rw.lock_shared();
+                        ++readers_inside;
+                        if (writers_inside != 0)
+                            overlap = true;
+                        long seen = shared_value;
+                        (void)seen;
+                        co_await ringo::yield();
+                        --readers_inside;
+                    }
+                    test::tick();
+                }
+                wg.done();
+            });
+        co_await wg.wait();
+        CHECK_FALSE(overlap);
+        CHECK(shared_value == 8 * 2'000 / 4);
+    }(), ringo::runtime_options{.threads = 4});
 }
 
 TEST_CASE("rw_mutex: a waiting writer blocks new readers (writer preference)") {
@@ -250,7 +293,7 @@ TEST_CASE("rw_mutex: a waiting writer blocks new readers (writer preference)") {
         while (order.size() < 2)
             co_await ringo::yield();
         CHECK(order == std::vector<std::string>{"writer", "late reader"});
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // yield() orders the tasks: one executor
 }
 
 TEST_CASE("cond: wait releases the mutex and returns holding it; signal and broadcast") {
@@ -314,7 +357,7 @@ TEST_CASE("once: concurrent callers wait for the first; a throwing call lets the
         auto again = [&] { ++calls; };
         co_await o.call(again);
         CHECK(calls == 1);
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // yield() orders the tasks: one executor
 }
 
 TEST_CASE("semaphore: weighted, FIFO, a large request is not starved, cancel loses no permit") {
@@ -352,7 +395,7 @@ TEST_CASE("semaphore: weighted, FIFO, a large request is not starved, cancel los
         CHECK(sem.try_acquire(10));  // every permit is back
         sem.release(10);
         CHECK_THROWS_WITH_AS(sem.release(1), "semaphore: released more than held", ringo::panic_error);
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // yield() orders the tasks: one executor
 }
 
 TEST_CASE("semaphore: a cancelled head lets smaller requests behind it through") {
@@ -373,7 +416,7 @@ TEST_CASE("semaphore: a cancelled head lets smaller requests behind it through")
         co_await ringo::yield();
         co_await ringo::yield();
         CHECK(small_got);
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // yield() orders the tasks: one executor
 }
 
 TEST_CASE("semaphore: a request larger than the size waits only for ctx and blocks nobody") {
@@ -519,7 +562,7 @@ TEST_CASE("singleflight: one call per key in flight, shared result and exception
         });
         co_await wg.wait();
         CHECK(started == 2);
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // the forget step orders tasks with yield(): one executor
 }
 
 TEST_CASE("dump_tasks names each sync wait: rw_mutex, singleflight, semaphore") {
