@@ -122,6 +122,8 @@ void ring::cancel(io_op* op) {
 }
 
 void ring::cancel_fd(int fd) {
+    if (tearing_down_)
+        return;  // drained: nothing is in flight, and nobody reaps what a cancel would post
     io_uring_sqe* s = sqe();
     io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(s, tag_ignore);
