@@ -107,7 +107,13 @@ clock::duration ticker::checked(clock::duration d, const char* what) {
 
 std::size_t num_timers() {
     detail::executor* ex = detail::current_executor();
-    return ex == nullptr ? 0 : ex->timer_count();
+    if (ex == nullptr)
+        return 0;
+    unsigned n = detail::executor_count();
+    std::size_t armed = 0;
+    for (unsigned i = 0; i < n; ++i)
+        armed += detail::executor_at(i).timer_count();
+    return armed;
 }
 
 }  // namespace ringo

@@ -244,8 +244,9 @@ stop_func after_func(clock::duration d, F f, std::source_location site = std::so
     return stop_func(std::move(t));
 }
 
-// Timers armed on this thread's executor (sleeps included): an introspection
-// aid for tests and leak hunting. 0 outside run().
+// Timers armed in the running runtime, on every executor (sleeps included):
+// an introspection aid for tests and leak hunting, as num_tasks() is for
+// tasks. 0 outside run().
 std::size_t num_timers();
 
 }  // namespace ringo
