@@ -63,6 +63,64 @@ TEST_CASE("cross-thread ping-pong never raises a false deadlock") {
     CHECK(homes.second == 1);  // the two really were on different threads
 }
 
+namespace {
+
+// ~10 us of work that never yields.
+void short_work() {
+    auto until = std::chrono::steady_clock::now() + 10us;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+}
+
+// Head-of-line blocking: a task that computes without yielding until 200
+// short tasks have all finished. Without work stealing, the short tasks
+// queued behind it (in its executor's queue or run-next slot) would never
+// run: the busy task would spin forever and the watchdog would fail the
+// test. The order asserted: every short task finishes while the busy one is
+// still running. `spawner_is_busy`: the busy task starts the short ones
+// itself (they land on its own executor, as go() places them), else main does.
+bool short_tasks_finish_behind_a_busy_one(bool spawner_is_busy) {
+    return ringo::run(
+        [](bool from_busy) -> task<bool> {
+            constexpr int shorts = 200;
+            auto finished = std::make_shared<std::atomic<int>>(0);
+            auto finished_before_busy_ended = std::make_shared<std::atomic<int>>(-1);
+            ringo::wait_group wg;
+            auto start_shorts = [finished, &wg] {
+                for (int i = 0; i < shorts; ++i)
+                    wg.go([finished]() -> task<void> {
+                        short_work();
+                        finished->fetch_add(1);
+                        test::tick();
+                        co_return;
+                    });
+            };
+            wg.go([finished, finished_before_busy_ended, from_busy, start_shorts]() -> task<void> {
+                if (from_busy)
+                    start_shorts();
+                while (finished->load() < shorts) {  // never yields
+                }
+                finished_before_busy_ended->store(finished->load());
+                co_return;
+            });
+            if (!from_busy)
+                start_shorts();
+            co_await wg.wait();
+            co_return finished_before_busy_ended->load() == shorts;
+        }(spawner_is_busy),
+        ringo::runtime_options{.threads = 2});
+}
+
+}  // namespace
+
+TEST_CASE("work stealing: short tasks do not wait behind a task that never yields") {
+    test::progress_watchdog dog(30s, "head-of-line");
+    for (int round = 0; round < 5; ++round) {
+        CHECK(short_tasks_finish_behind_a_busy_one(false));
+        CHECK(short_tasks_finish_behind_a_busy_one(true));
+    }
+}
+
 TEST_CASE("a deadlock spread over threads is still reported") {
     test::progress_watchdog dog(30s, "deadlock");
     std::string what;
