@@ -277,7 +277,7 @@ TEST_CASE("many concurrent loopback connections echo every byte") {
         std::string addr = ln.addr();
         ringo::go(serve, std::move(ln), echo_conns);
         ringo::errgroup g;
-        auto checked = std::make_shared<std::size_t>(0);
+        auto checked = std::make_shared<std::atomic<std::size_t>>(0);  // tasks may run on several executors
         for (int i = 0; i < echo_conns; ++i)
             g.go([addr, checked, i]() -> task<std::error_code> {
                 auto [c, derr] = co_await net::dial(ringo::background(), addr);
@@ -304,12 +304,12 @@ TEST_CASE("many concurrent loopback connections echo every byte") {
                 }
                 co_await wg.wait();
                 if (got == echo_bytes && same)
-                    ++*checked;
+                    checked->fetch_add(1);
                 co_return std::error_code();
             });
         std::error_code gerr = co_await g.wait();
         CHECK_FALSE(gerr);
-        CHECK(*checked == std::size_t(echo_conns));
+        CHECK(checked->load() == std::size_t(echo_conns));
     }());
 }
 
@@ -320,7 +320,8 @@ TEST_CASE("a cancelled read either returns its bytes or ctx.err(): none is ever 
         auto [server, aerr] = co_await ln.accept(ringo::background());
         constexpr int rounds = 2000;
         std::uint64_t sent = 0, received = 0, cancelled = 0;
-        ringo::go([&client, &sent]() -> task<void> {
+        ringo::wait_group writer;  // joined before `sent` is read (the writer may run on another executor)
+        writer.go([&client, &sent]() -> task<void> {
             for (int i = 0; i < rounds; ++i) {
                 std::byte b[3] = {std::byte(i), std::byte(i >> 8), std::byte(7)};
                 auto [n, e] = co_await client.write_all(ringo::background(), b);
@@ -345,6 +346,7 @@ TEST_CASE("a cancelled read either returns its bytes or ctx.err(): none is ever 
             }
             received += n;
         }
+        co_await writer.wait();
         CHECK(received == sent);
         CHECK(sent == 3 * rounds);
         MESSAGE(cancelled << " reads cancelled, every byte still received");
