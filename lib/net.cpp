@@ -13,9 +13,16 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <utility>
 #include <vector>
 
+#include <ringo/detail/intrusive_list.hpp>
 #include <ringo/detail/io_op.hpp>
+#include <ringo/detail/posted_work.hpp>
+#include <ringo/detail/spinlock.hpp>
 #include <ringo/detail/parked_as.hpp>
 #include <ringo/runtime.hpp>
 
@@ -27,45 +34,207 @@ using ringo::detail::io_request;
 using ringo::detail::io_slot;
 using ringo::detail::io_wait;
 
+struct socket_state;
+
+// One ring operation on a socket. It lives in run_io's frame, is submitted,
+// cancelled and completed on the ring of `ex` (the executor its task runs
+// on), and is on its socket's list of operations in flight from just before
+// its submission until its completion.
+struct socket_op : io_slot {
+    socket_state* sock = nullptr;  // null: not a shared socket's (dial's connect)
+    executor* ex = nullptr;
+    bool closed = false;           // set at completion: close() had begun by then
+    ringo::detail::list_hook<socket_op> link;
+
+    socket_op() noexcept { complete = &on_socket_complete; }
+    static void on_socket_complete(io_op* self, int res, std::uint32_t flags) noexcept;
+};
+
+// The state a socket's owner and its operations share (kept alive by each
+// operation's task and by close()'s cancel requests to other executors).
+//
+// Thread contract: any thread. Uses of the descriptor are counted under mu_:
+// a ring operation from start_op() to finish_op(), a synchronous call
+// (shutdown, getsockname...) from enter() to leave(). close() marks the
+// socket closing under mu_, so no use starts after it, cancels the
+// operations in flight where each runs, and the descriptor is ::close()d by
+// whoever ends the last use: close() itself when there is none, else the
+// last finish_op() or leave(). So the number is never released while a use
+// may still name it.
 struct socket_state {
     explicit socket_state(int f) noexcept : fd(f) {}
-    ~socket_state() { close(); }
-
-    void close() noexcept {
-        if (closed.exchange(true))
-            return;
-        // Operations in flight end: cancelled through the ring when they were
-        // submitted on this thread's executor, else woken by a shutdown.
-        executor* here = ringo::detail::current_executor();
-        executor* used = owner.load(std::memory_order_acquire);
-        if (here != nullptr && (used == nullptr || used == here))
-            here->cancel_fd(fd);
-        else
-            ::shutdown(fd, SHUT_RDWR);
-        ::close(fd);
+    ~socket_state() {
+        if (!fd_closed_)  // close() never ran: nobody can be using fd now
+            ::close(fd);
     }
 
+    // A synchronous use of fd: false once close() has begun; else leave() after.
+    bool enter() noexcept {
+        std::lock_guard l(mu_);
+        if (closing_)
+            return false;
+        ++users_;
+        return true;
+    }
+    void leave() noexcept { end_use(nullptr); }
+
+    // Registers op, about to be submitted on ex's ring by the calling thread:
+    // false (submit nothing) once close() has begun.
+    bool start_op(socket_op* op, executor& ex) noexcept {
+        std::lock_guard l(mu_);
+        if (closing_)
+            return false;
+        ++users_;
+        op->sock = this;
+        op->ex = &ex;
+        ops_.push_back(op);
+        return true;
+    }
+    // op's completion, on its ring's thread: unlinks it (the last use after
+    // close() closes fd). Returns whether close() had begun.
+    bool finish_op(socket_op* op) noexcept { return end_use(op); }
+
+    bool closing() const noexcept {
+        std::lock_guard l(mu_);
+        return closing_;
+    }
+
+    // See socket_owner::close(). self owns this state (cancel requests to
+    // other executors keep it alive until they have run).
+    static void close(const std::shared_ptr<socket_state>& self) noexcept;
+
     const int fd;
-    std::atomic<bool> closed{false};
-    std::atomic<executor*> owner{nullptr};  // the executor whose ring last took an operation
+
+private:
+    struct remote_cancel;
+    using op_list = ringo::detail::intrusive_list<socket_op, &socket_op::link>;
+
+    bool end_use(socket_op* op) noexcept {
+        bool was_closing, last;
+        {
+            std::lock_guard l(mu_);
+            if (op != nullptr)
+                ops_.remove(op);
+            was_closing = closing_;
+            last = --users_ == 0 && closing_;
+            if (last)
+                fd_closed_ = true;
+        }
+        if (last)
+            ::close(fd);
+        return was_closing;
+    }
+    // On ex's thread: asks its ring to cancel this socket's operations there.
+    void cancel_on(executor& ex) noexcept {
+        std::lock_guard l(mu_);
+        for (socket_op* op = ops_.front(); op != nullptr; op = op_list::next(op))
+            if (op->ex == &ex)
+                ex.cancel(op);  // by user_data: O(1), whatever else the ring holds
+    }
+
+    mutable ringo::detail::spinlock mu_;
+    // Guarded by mu_. closing_: false until close() begins, then true for
+    // good (no use starts after). users_: uses of fd under way (ring
+    // operations, each also on ops_, plus synchronous calls). fd_closed_:
+    // ::close(fd) was done (closing_ and users_ reached 0, or at once).
+    bool closing_ = false;
+    bool fd_closed_ = false;
+    std::uint32_t users_ = 0;
+    op_list ops_;  // ring operations in flight, with the executor of each
 };
+
+// A request to executor ex, through its mailbox, to cancel the socket's
+// operations in flight there. Owns itself: freed once it has run (at the
+// latest at runtime teardown, which runs the mailboxes after draining the
+// rings, when no operation is left to cancel).
+struct socket_state::remote_cancel : ringo::detail::posted_work {
+    std::shared_ptr<socket_state> sock;
+    executor* ex;
+    remote_cancel* next_new = nullptr;  // close()'s list before posting
+
+    remote_cancel(std::shared_ptr<socket_state> s, executor* e) noexcept : sock(std::move(s)), ex(e) {
+        run = &on_run;
+    }
+    static void on_run(ringo::detail::posted_work* w) noexcept {
+        std::unique_ptr<remote_cancel> self(static_cast<remote_cancel*>(w));
+        self->sock->cancel_on(*self->ex);
+    }
+};
+
+void socket_state::close(const std::shared_ptr<socket_state>& self) noexcept {
+    executor* here = ringo::detail::current_executor();
+    remote_cancel* posts = nullptr;
+    bool close_now, wake_by_shutdown = false;
+    {
+        std::lock_guard l(self->mu_);
+        if (self->closing_)
+            return;
+        self->closing_ = true;
+        for (socket_op* op = self->ops_.front(); op != nullptr; op = op_list::next(op)) {
+            if (op->ex == here) {
+                here->cancel(op);  // our ring: its op is submitted (or queued before this cancel)
+                continue;
+            }
+            bool asked = false;  // one request per other executor
+            for (socket_op* o = self->ops_.front(); o != op && !asked; o = op_list::next(o))
+                asked = o->ex == op->ex;
+            if (asked)
+                continue;
+            auto* rc = new (std::nothrow) remote_cancel(self, op->ex);
+            if (rc == nullptr) {
+                wake_by_shutdown = true;  // out of memory: the ops end with EOF or an error instead
+                continue;
+            }
+            rc->next_new = posts;
+            posts = rc;
+        }
+        close_now = self->users_ == 0;
+        if (close_now)
+            self->fd_closed_ = true;
+    }
+    if (wake_by_shutdown)
+        ::shutdown(self->fd, SHUT_RDWR);  // fd is still ours: users_ > 0
+    while (posts != nullptr) {
+        remote_cancel* rc = std::exchange(posts, posts->next_new);
+        rc->ex->post(rc);  // an executor's op queued before it is submitted by then
+    }
+    if (close_now)
+        ::close(self->fd);
+}
+
+void socket_op::on_socket_complete(io_op* self, int res, std::uint32_t flags) noexcept {
+    auto* op = static_cast<socket_op*>(self);
+    if (op->sock != nullptr)
+        op->closed = op->sock->finish_op(op);  // before the wake-up: op's frame is gone after it
+    io_slot::on_complete(self, res, flags);
+}
 
 namespace {
 
-// Submits r and waits for its completion, or for ctx to be done - then asks
-// the kernel to cancel and still waits for the completion. Returns the CQE
-// result.
-task<int> run_io(context ctx, io_request r, socket_state* sock, std::source_location site) {
-    if (ctx.err())
-        co_return -ECANCELED;
+// A finished operation: the CQE result, and whether close() had begun by
+// then (or refused to start it: res = -ECANCELED, closed).
+struct io_result {
+    int res = 0;
+    bool closed = false;
+};
+
+// Submits r (on a socket: unless close() has begun, then nothing is
+// submitted) and waits for its completion, or for ctx to be done - then asks
+// the kernel to cancel and still waits for the completion.
+task<io_result> run_io(context ctx, io_request r, socket_state* sock, std::source_location site) {
     executor& ex = ringo::detail::current_executor("ringo::net");
     // Submitted, cancelled and completed on ex's ring: the task stays on ex
     // until the completion (detail/executor.hpp's invariant).
     ringo::detail::pin_while_in_flight pin(*ringo::detail::current_task("ringo::net"));
-    if (sock != nullptr)
-        sock->owner.store(&ex, std::memory_order_release);
-    io_slot op;
-    ex.submit(&op, r);
+    socket_op op;
+    if (sock != nullptr && !sock->start_op(&op, ex))
+        co_return io_result{-ECANCELED, true};  // close() first: errc::closed even if ctx is done
+    if (ctx.err()) {
+        if (sock != nullptr)
+            (void)sock->finish_op(&op);  // never submitted
+        co_return io_result{-ECANCELED, false};
+    }
+    ex.submit(&op, r);  // no suspension since start_op: close()'s cancel comes after this
     recv_chan<std::monostate> done = ctx.done();
     if (done) {
         using io_wait_case = ringo::detail::parked_as<io_case, ringo::detail::task_state::io>;  // [IO wait], not [select]
@@ -73,22 +242,24 @@ task<int> run_io(context ctx, io_request r, socket_state* sock, std::source_loca
             site, io_wait_case{io_case{&op}}, ringo::detail::recv_case<std::monostate>{ringo::detail::state_of(done)});
         auto w = co_await s;
         if (w.index() == 0)
-            co_return op.res;
+            co_return io_result{op.res, op.closed};
         ex.cancel(&op);  // ctx won: cancel, then wait for the operation's own end
     }
     io_wait wait{op, site};
-    co_return co_await wait;
+    int res = co_await wait;
+    co_return io_result{res, op.closed};
 }
 
-// Maps a CQE result: a cancelled operation reports why it was cancelled.
-std::error_code to_error(int res, const context& ctx, bool closed) {
-    if (res >= 0)
+// Maps a failed operation's result: one cancelled reports why it was
+// cancelled (close() first, then ctx); other errors are the kernel's.
+std::error_code to_error(io_result r, const context& ctx) {
+    if (r.res >= 0)
         return {};
-    if (closed)
+    if (r.res == -ECANCELED && r.closed)
         return make_error_code(errc::closed);
-    if (res == -ECANCELED)
+    if (r.res == -ECANCELED)
         return ctx.err() ? ctx.err() : make_error_code(errc::canceled);
-    return {-res, std::system_category()};
+    return {-r.res, std::system_category()};
 }
 
 struct endpoint {
@@ -221,50 +392,72 @@ detail::socket_owner& detail::socket_owner::operator=(socket_owner&& o) noexcept
 detail::socket_owner::~socket_owner() { close(); }
 void detail::socket_owner::close() noexcept {
     if (s_ != nullptr)
-        s_->close();
+        socket_state::close(s_);
 }
 int detail::socket_owner::native_handle() const noexcept { return s_ != nullptr ? s_->fd : -1; }
 
-void conn::shutdown_write() noexcept {
-    if (s_ != nullptr)
-        ::shutdown(s_->fd, SHUT_WR);
+namespace detail {
+namespace {
+
+// Runs f(fd) as a synchronous use of s's descriptor; `otherwise` once closed.
+template <class F, class R>
+R with_fd(const std::shared_ptr<socket_state>& s, F f, R otherwise) {
+    if (s == nullptr || !s->enter())
+        return otherwise;
+    struct leave_at_end {
+        socket_state& s;
+        ~leave_at_end() { s.leave(); }
+    } guard{*s};
+    return f(s->fd);
 }
 
-std::string conn::local_addr() const { return s_ != nullptr ? detail::name_of(s_->fd, false) : std::string(); }
-std::string conn::remote_addr() const { return s_ != nullptr ? detail::name_of(s_->fd, true) : std::string(); }
+}  // namespace
+}  // namespace detail
+
+void conn::shutdown_write() noexcept {
+    auto half_close = [](int fd) noexcept { return ::shutdown(fd, SHUT_WR); };
+    (void)detail::with_fd(s_, half_close, -1);
+}
+
+std::string conn::local_addr() const {
+    return detail::with_fd(s_, [](int fd) { return detail::name_of(fd, false); }, std::string());
+}
+std::string conn::remote_addr() const {
+    return detail::with_fd(s_, [](int fd) { return detail::name_of(fd, true); }, std::string());
+}
 
 task<std::pair<std::size_t, std::error_code>> conn::read(context ctx, std::span<std::byte> buf,
                                                          std::source_location site) {
-    auto s = s_;
-    if (s == nullptr || s->closed.load())
+    auto s = s_;  // keeps the state alive while the operation runs
+    if (s == nullptr)
         co_return std::pair{std::size_t(0), make_error_code(errc::closed)};
     ringo::detail::io_request r{IORING_OP_RECV, s->fd, reinterpret_cast<std::uint64_t>(buf.data()),
-                                static_cast<std::uint32_t>(buf.size())};
-    int res = co_await detail::run_io(ctx, r, s.get(), site);
-    if (res == 0 && !buf.empty())
+                                detail::io_chunk(buf.size())};
+    detail::io_result res = co_await detail::run_io(ctx, r, s.get(), site);
+    if (res.res == 0 && !buf.empty())
         co_return std::pair{std::size_t(0), make_error_code(errc::eof)};
-    if (res < 0)
-        co_return std::pair{std::size_t(0), detail::to_error(res, ctx, s->closed.load())};
-    co_return std::pair{static_cast<std::size_t>(res), std::error_code()};
+    if (res.res < 0)
+        co_return std::pair{std::size_t(0), detail::to_error(res, ctx)};
+    co_return std::pair{static_cast<std::size_t>(res.res), std::error_code()};
 }
 
 task<std::pair<std::size_t, std::error_code>> conn::write(context ctx, std::span<const std::byte> buf,
                                                           std::source_location site) {
     auto s = s_;
-    if (s == nullptr || s->closed.load())
+    if (s == nullptr)
         co_return std::pair{std::size_t(0), make_error_code(errc::closed)};
     ringo::detail::io_request r{IORING_OP_SEND, s->fd, reinterpret_cast<std::uint64_t>(buf.data()),
-                                static_cast<std::uint32_t>(buf.size()), 0, MSG_NOSIGNAL};
-    int res = co_await detail::run_io(ctx, r, s.get(), site);
-    if (res < 0)
-        co_return std::pair{std::size_t(0), detail::to_error(res, ctx, s->closed.load())};
-    co_return std::pair{static_cast<std::size_t>(res), std::error_code()};
+                                detail::io_chunk(buf.size()), 0, MSG_NOSIGNAL};
+    detail::io_result res = co_await detail::run_io(ctx, r, s.get(), site);
+    if (res.res < 0)
+        co_return std::pair{std::size_t(0), detail::to_error(res, ctx)};
+    co_return std::pair{static_cast<std::size_t>(res.res), std::error_code()};
 }
 
 task<std::pair<std::size_t, std::error_code>> conn::write_all(context ctx, std::span<const std::byte> buf,
                                                               std::source_location site) {
     std::size_t done = 0;
-    while (done < buf.size()) {
+    while (done < buf.size()) {  // each write() moves at most one chunk
         auto [n, err] = co_await write(ctx, buf.subspan(done), site);
         done += n;
         if (err)
@@ -273,19 +466,21 @@ task<std::pair<std::size_t, std::error_code>> conn::write_all(context ctx, std::
     co_return std::pair{done, std::error_code()};
 }
 
-std::string listener::addr() const { return s_ != nullptr ? detail::name_of(s_->fd, false) : std::string(); }
+std::string listener::addr() const {
+    return detail::with_fd(s_, [](int fd) { return detail::name_of(fd, false); }, std::string());
+}
 
 task<std::pair<conn, std::error_code>> listener::accept(context ctx, std::source_location site) {
     auto s = s_;
-    if (s == nullptr || s->closed.load())
+    if (s == nullptr)
         co_return std::pair{conn(), make_error_code(errc::closed)};
     ringo::detail::io_request r{IORING_OP_ACCEPT, s->fd, 0, 0, 0, SOCK_CLOEXEC};
-    int res = co_await detail::run_io(ctx, r, s.get(), site);
-    if (res < 0)
-        co_return std::pair{conn(), detail::to_error(res, ctx, s->closed.load())};
+    detail::io_result res = co_await detail::run_io(ctx, r, s.get(), site);
+    if (res.res < 0)
+        co_return std::pair{conn(), detail::to_error(res, ctx)};
     int one = 1;
-    ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    co_return std::pair{conn(res), std::error_code()};  // a completed accept is never dropped
+    ::setsockopt(res.res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    co_return std::pair{conn(res.res), std::error_code()};  // a completed accept is never dropped
 }
 
 task<std::pair<listener, std::error_code>> listen(std::string address) {
@@ -322,13 +517,13 @@ task<std::pair<conn, std::error_code>> dial(context ctx, std::string address, st
         }
         conn c(fd);  // closes the socket on failure
         ringo::detail::io_request r{IORING_OP_CONNECT, fd, reinterpret_cast<std::uint64_t>(&ep.addr), 0, ep.len};
-        int res = co_await detail::run_io(ctx, r, nullptr, site);
-        if (res == 0) {
+        detail::io_result res = co_await detail::run_io(ctx, r, nullptr, site);
+        if (res.res == 0) {
             int one = 1;
             ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             co_return std::pair{std::move(c), std::error_code()};
         }
-        last = detail::to_error(res, ctx, false);
+        last = detail::to_error(res, ctx);
         if (ctx.err())
             break;
     }

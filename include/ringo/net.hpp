@@ -16,11 +16,20 @@
 // IPv4 interfaces); a bad one is errc::bad_address. conn and listener are
 // move-only owners: destroying or closing one closes its socket, and the
 // operations still in flight on it end with errc::closed.
+//
+// Threads: a conn or listener may be used from tasks on any executors at
+// once (reads, writes, accepts, the address queries, shutdown_write), and
+// closed from any executor or by its destruction, while operations run
+// elsewhere. Moving, assigning or destroying the object itself must not race
+// other uses of that object. Closing never lets an operation touch another
+// socket: the descriptor is released only once no operation started on it
+// is in flight anywhere, so its number is not reused under one.
 #pragma once
 
 #include <ringo/detail/cxx20.hpp>  // first: one clear error without C++20
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <source_location>
 #include <span>
@@ -37,6 +46,14 @@ namespace ringo::net {
 namespace detail {
 struct socket_state;
 
+// The most one ring operation moves: an SQE's length is 32 bits and its
+// result an int, so larger buffers go in chunks (read returns at most one,
+// write_all loops over them).
+inline constexpr std::size_t max_io_chunk = 0x7fffffff;
+constexpr std::uint32_t io_chunk(std::size_t size) noexcept {
+    return static_cast<std::uint32_t>(size < max_io_chunk ? size : max_io_chunk);
+}
+
 // What conn and listener share: owning one socket. Destroying or closing it
 // closes the socket; operations in flight on it end with errc::closed.
 class socket_owner {
@@ -47,8 +64,13 @@ public:
     socket_owner& operator=(socket_owner&& o) noexcept;
     ~socket_owner();
 
-    // Closes the socket; operations in flight end (errc::closed). Idempotent.
+    // Closes the socket, from any thread: operations in flight on any
+    // executor are cancelled and end with errc::closed (one that completed
+    // anyway returns its real result); operations started after it return
+    // errc::closed. The descriptor itself is closed once the last of them
+    // has completed. Idempotent.
     void close() noexcept;
+    // The descriptor, valid until close() (or -1 when empty).
     int native_handle() const noexcept;
     explicit operator bool() const noexcept { return s_ != nullptr; }
 
@@ -62,11 +84,11 @@ class conn : public detail::socket_owner {
 public:
     using socket_owner::socket_owner;  // conn() is empty; conn(fd) adopts a connected socket
 
-    // Reads up to buf.size() bytes: {n, {}} with n > 0, or {0, errc::eof}
-    // once the peer has closed its side.
+    // Reads up to min(buf.size(), max_io_chunk) bytes: {n, {}} with n > 0,
+    // or {0, errc::eof} once the peer has closed its side.
     [[nodiscard]] task<std::pair<std::size_t, std::error_code>> read(
         context ctx, std::span<std::byte> buf, std::source_location site = std::source_location::current());
-    // Writes some of buf (maybe not all): {n, err}.
+    // Writes some of buf (maybe not all, at most max_io_chunk): {n, err}.
     [[nodiscard]] task<std::pair<std::size_t, std::error_code>> write(
         context ctx, std::span<const std::byte> buf, std::source_location site = std::source_location::current());
     // Writes all of buf unless an error (or ctx) stops it: {bytes written, err}.
