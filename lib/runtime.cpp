@@ -407,11 +407,12 @@ std::string dump_tasks() {
         out += "task ";
         out += std::to_string(g->id);
         out += " [";
-        out += detail::to_string(g == detail::this_goroutine ? detail::task_state::running : g->state);
+        detail::task_state state = g->state;
+        std::source_location await_site = g->await_site;
+        out += detail::to_string(g == detail::this_goroutine ? detail::task_state::running : state);
         out += "] ";
-        detail::append_site(out, g->state == detail::task_state::runnable && g->await_site.line() == 0
-                                     ? g->spawn_site
-                                     : g->await_site);
+        detail::append_site(out, state == detail::task_state::runnable && await_site.line() == 0 ? g->spawn_site
+                                                                                                   : await_site);
         out += " (go at ";
         detail::append_site(out, g->spawn_site);
         out += ")";

@@ -41,6 +41,24 @@ enum class task_state : std::uint8_t {
 
 const char* to_string(task_state s) noexcept;
 
+// A field its task writes while dump_tasks() may read it from another
+// thread: a relaxed atomic (plain loads and stores on x86 and arm64) that
+// reads and assigns like a T. The dump is a snapshot: it needs no order.
+template <class T>
+class relaxed {
+public:
+    relaxed(T v = T{}) noexcept : v_(v) {}
+    relaxed& operator=(T v) noexcept {
+        v_.store(v, std::memory_order_relaxed);
+        return *this;
+    }
+    operator T() const noexcept { return v_.load(std::memory_order_relaxed); }
+    T get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<T> v_;
+};
+
 struct goroutine {
     // The executor the task runs on. Set at spawn; changed only while the
     // task is runnable and unpinned (a thief takes it, or a waker on another
@@ -62,8 +80,8 @@ struct goroutine {
     // record to ready(), which queues it exactly once.
     list_hook<goroutine> run_link;         // run queue; run_link.next also links the remote queue
     std::coroutine_handle<> resume_point;  // innermost suspended frame of the task
-    std::source_location await_site;       // where it parked
-    task_state state = task_state::runnable;
+    relaxed<std::source_location> await_site;  // where it parked
+    relaxed<task_state> state = task_state::runnable;
 
     // Non-zero while the task must stay on its executor: a ring operation of
     // its own is in flight (pin_while_in_flight), or it was placed for life
