@@ -75,7 +75,10 @@ public:
     template <class Pred>
     void remove_if(Pred pred) {
         std::lock_guard l(mu_);
-        auto it = std::remove_if(regs_.begin(), regs_.end(), pred);
+        // A partition, not remove_if: the tail must hold the removed
+        // registrations themselves (remove_if leaves moved-from copies of
+        // kept ones there, and a removed channel would never be released).
+        auto it = std::stable_partition(regs_.begin(), regs_.end(), [&pred](const auto& r) { return !pred(r); });
         for (auto i = it; i != regs_.end(); ++i)
             if (i->ch != nullptr)
                 i->ch->release();
