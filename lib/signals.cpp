@@ -86,7 +86,8 @@ public:
         update_locked();
     }
 
-    std::uint64_t next_id() noexcept { return ++ids_; }
+    // A fresh watch id. Any thread.
+    std::uint64_t next_id() noexcept { return ids_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
 private:
     struct registration {
@@ -249,7 +250,7 @@ private:
     bool armed_ = false;
     read_op reader_;
     refresh_work refresh_;
-    std::uint64_t ids_ = 0;
+    std::atomic<std::uint64_t> ids_{0};  // the last id handed out (relaxed: only uniqueness matters)
 };
 
 namespace {
