@@ -1,6 +1,7 @@
 // The context tree (see context.hpp).
 #include <ringo/context.hpp>
 
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -37,7 +38,7 @@ public:
         std::error_code err, cause;
         {
             std::lock_guard lock(p->mu_);
-            if (p->done_flag_.load(std::memory_order_relaxed)) {
+            if (p->state_.load(std::memory_order_relaxed) != live) {  // its walk has taken its children
                 err = p->err_;
                 cause = p->cause_;
             } else {
@@ -59,7 +60,7 @@ public:
         auto* t = new deadline_timer(this);  // only deadline nodes pay for a timer
         {
             std::lock_guard lock(mu_);
-            if (done_flag_.load(std::memory_order_relaxed)) {
+            if (state_.load(std::memory_order_relaxed) != live) {
                 delete t;
                 return;
             }
@@ -68,29 +69,51 @@ public:
         retain();  // the timer's; on_deadline_disposed drops it
         t->arm(*deadline_, {}, what);
         t->release(/*keep_armed=*/true);
-        if (done())  // cancelled while we armed: cancel_one's stop may have come first
+        if (state_.load(std::memory_order_acquire) != live)  // cancelled while we armed: finish's stop may have come first
             t->stop();
     }
 
     // Cancels this node and every descendant, iteratively (a deep chain
-    // does not recurse). Callbacks run last, once the whole subtree is done.
+    // does not recurse), and returns only when every one of them is done -
+    // also when a cancel on another thread claimed this node or one below it
+    // first: this one then waits for that one's walk (Go 1.23's guarantee,
+    // which Go gets by propagating under the parent's mutex). Callbacks run
+    // last, once the whole subtree is done.
+    //
+    // Two passes: claim top-down (each node records err and hands over its
+    // children, still reading as not cancelled), then finish bottom-up (each
+    // node becomes done - err() set, done() closed - after everything below
+    // it). So a node is never seen done before its descendants. A node
+    // claimed by another canceller is waited for before its parent finishes.
+    // Waits only go down the tree (a claimed node's children are reachable
+    // by its claimer alone), so they cannot form a cycle.
     void cancel(std::error_code err, std::error_code cause) noexcept {
-        std::vector<cancel_node*> todo;  // retained descendants still to cancel
-        std::vector<std::shared_ptr<ctx_callback>> callbacks;
-        if (!cancel_one(err, cause, todo, callbacks))
+        retain();  // ours until finished: a timer's stop may drop its reference meanwhile
+        std::vector<walked> nodes;  // this node, then retained descendants, each after its parent
+        nodes.push_back({this, true});
+        if (!claim(err, cause, nodes)) {
+            wait_done();
+            release();
             return;
-        std::error_code inherited = cause ? cause : err;  // what the children record as their cause
-        while (!todo.empty()) {
-            cancel_node* c = todo.back();
-            todo.pop_back();
-            c->cancel_one(err, inherited, todo, callbacks);
-            c->release();
+        }
+        std::error_code inherited = cause ? cause : err;  // what the descendants record as their cause
+        for (std::size_t i = 1; i < nodes.size(); ++i) {
+            bool ours = nodes[i].node->claim(err, inherited, nodes);  // may grow nodes
+            nodes[i].ours = ours;
+        }
+        std::vector<std::shared_ptr<ctx_callback>> callbacks;
+        for (std::size_t i = nodes.size(); i-- > 0;) {
+            if (nodes[i].ours)
+                nodes[i].node->finish(callbacks);
+            else
+                nodes[i].node->wait_done();
+            nodes[i].node->release();  // may free it, never its parent: an earlier entry holds that
         }
         for (auto& cb : callbacks)
             cb->on_cancel();
     }
 
-    bool done() const noexcept { return done_flag_.load(std::memory_order_acquire); }
+    bool done() const noexcept { return state_.load(std::memory_order_acquire) == finished; }
     std::error_code err() const noexcept { return done() ? err_ : std::error_code(); }
     std::error_code cause() const noexcept { return done() ? cause_ : std::error_code(); }
 
@@ -98,7 +121,7 @@ public:
         std::lock_guard lock(mu_);
         if (done_ == nullptr) {
             done_ = new chan_state<std::monostate>(0);
-            if (done_flag_.load(std::memory_order_relaxed)) {
+            if (state_.load(std::memory_order_relaxed) == finished) {  // else finish closes it
                 std::lock_guard chan_lock(done_->lock);
                 (void)done_->close_locked();  // nobody waits yet
             }
@@ -107,10 +130,11 @@ public:
         return recv_chan<std::monostate>(chan_ref<std::monostate>(done_));
     }
 
-    // Registers cb (cb->lock held by the caller); false if already cancelled.
+    // Registers cb (cb->lock held by the caller); false if already done. A
+    // node being cancelled still takes it: its finish runs it.
     bool try_add_callback(std::shared_ptr<ctx_callback> cb) {
         std::lock_guard lock(mu_);
-        if (done_flag_.load(std::memory_order_relaxed))
+        if (state_.load(std::memory_order_relaxed) == finished)
             return false;
         cb->node = this;
         callbacks_.push_back(std::move(cb));
@@ -136,35 +160,56 @@ private:
         return p != nullptr ? p->deadline_ : std::nullopt;
     }
 
-    // Cancels this node alone: false if it already was. Its retained
-    // children join `todo`, its callbacks `callbacks`.
-    bool cancel_one(std::error_code err, std::error_code cause, std::vector<cancel_node*>& todo,
-                    std::vector<std::shared_ptr<ctx_callback>>& callbacks) noexcept {
+    // One entry of cancel's walk: a retained node, and whether this walk
+    // claimed it (false: another canceller did, or it was done already).
+    struct walked {
+        cancel_node* node;
+        bool ours;
+    };
+
+    // The first pass of cancel over this node: false if another canceller
+    // claimed it already. Else records err and cause (err() still reads {}
+    // until finish) and hands its children to the walk: they leave its
+    // list, retained (a dying one is skipped), and no child can join it any
+    // more (attach cancels a newcomer at once).
+    bool claim(std::error_code err, std::error_code cause, std::vector<walked>& nodes) noexcept {
+        std::lock_guard lock(mu_);
+        if (state_.load(std::memory_order_relaxed) != live)
+            return false;
+        err_ = err;
+        cause_ = cause ? cause : err;
+        state_.store(claimed, std::memory_order_relaxed);
+        for (cancel_node* c = children_.take_all(); c != nullptr; c = child_list::next(c)) {
+            c->linked_ = false;  // a dying child then does not unlink itself
+            if (c->try_retain())
+                nodes.push_back({c, false});
+        }
+        child_count_ = 0;
+        return true;
+    }
+
+    // The second pass, once every descendant is done: this node is done
+    // (err() set, done() closed, waiters in wait_done released), leaves its
+    // parent and stops its timer. Its callbacks join `callbacks`.
+    void finish(std::vector<std::shared_ptr<ctx_callback>>& callbacks) noexcept {
         chan_waiter<std::monostate>* woken = nullptr;
         deadline_timer* stop_timer = nullptr;
         std::size_t first_callback = callbacks.size();
+        std::uint32_t was;
         {
             std::lock_guard lock(mu_);
-            if (done_flag_.load(std::memory_order_relaxed))
-                return false;
-            err_ = err;
-            cause_ = cause ? cause : err;
-            done_flag_.store(true, std::memory_order_release);
+            was = state_.exchange(finished, std::memory_order_acq_rel);
             if (done_ != nullptr) {
                 std::lock_guard chan_lock(done_->lock);
                 woken = done_->close_locked();
             }
-            for (cancel_node* c = children_.take_all(); c != nullptr; c = child_list::next(c)) {
-                c->linked_ = false;  // a dying child then does not unlink itself
-                if (c->try_retain())
-                    todo.push_back(c);
-            }
-            child_count_ = 0;
             for (auto& cb : callbacks_)
                 callbacks.push_back(std::move(cb));
             callbacks_.clear();
             stop_timer = timer_;
         }
+        if (was == claimed_awaited)
+            state_.notify_all();
         wake_all(woken);
         // Our callbacks no longer point at us: a stop() racing with this
         // cancel then never touches this node after it is freed.
@@ -172,10 +217,24 @@ private:
             std::lock_guard lock(callbacks[i]->lock);
             callbacks[i]->node = nullptr;
         }
+        // Only now: until then an ancestor's canceller must find us in its
+        // list, to wait for us before it finishes.
         unlink_from_parent();
-        if (stop_timer != nullptr)  // last: its dispose may drop the last reference to this node
+        if (stop_timer != nullptr)
             stop_timer->stop();
-        return true;
+    }
+
+    // Blocks the thread until a claimed node is finished; its claimer is
+    // walking, never suspended (no task code runs between claim and finish).
+    void wait_done() noexcept {
+        std::uint32_t s = state_.load(std::memory_order_acquire);
+        while (s != finished) {
+            if (s == claimed &&
+                !state_.compare_exchange_weak(s, claimed_awaited, std::memory_order_acquire))
+                continue;  // s reloaded
+            state_.wait(claimed_awaited, std::memory_order_acquire);
+            s = state_.load(std::memory_order_acquire);
+        }
     }
 
     void unlink_from_parent() noexcept {
@@ -224,10 +283,19 @@ private:
     // Set once.
     const std::optional<clock::time_point> deadline_;  // this node's or the inherited one
     const std::error_code deadline_cause_;             // cause() when the deadline passes (empty: err)
-    std::atomic<bool> done_flag_{false};
+
+    // The cancellation state: live -> claimed (by one canceller's walk:
+    // err_ and cause_ recorded, children taken; err() still reads {}) ->
+    // finished (err() set; every descendant is finished too). Changed under
+    // mu_, except claimed -> claimed_awaited: a thread in wait_done asks
+    // finish to notify it (a futex wait on this word). Acquire loads pair
+    // with finish's release.
+    static constexpr std::uint32_t live = 0, claimed = 1, claimed_awaited = 2, finished = 3;
+    std::atomic<std::uint32_t> state_{live};
 
     spinlock mu_;
-    // Guarded by mu_ (err_ and cause_ are written once, before done_flag_).
+    // Guarded by mu_ (err_ and cause_ are written once, at claim, and read
+    // without it once state_ is finished).
     std::error_code err_, cause_;
     chan_state<std::monostate>* done_ = nullptr;  // made on first done()
     list_hook<cancel_node> sibling_;  // guarded by linked_to_->mu_: on its children_

@@ -75,7 +75,10 @@ public:
     template <class Pred>
     void remove_if(Pred pred) {
         std::lock_guard l(mu_);
-        auto it = std::remove_if(regs_.begin(), regs_.end(), pred);
+        // A partition, not remove_if: the tail must hold the removed
+        // registrations themselves (remove_if leaves moved-from copies of
+        // kept ones there, and a removed channel would never be released).
+        auto it = std::stable_partition(regs_.begin(), regs_.end(), [&pred](const auto& r) { return !pred(r); });
         for (auto i = it; i != regs_.end(); ++i)
             if (i->ch != nullptr)
                 i->ch->release();
@@ -83,7 +86,8 @@ public:
         update_locked();
     }
 
-    std::uint64_t next_id() noexcept { return ++ids_; }
+    // A fresh watch id. Any thread.
+    std::uint64_t next_id() noexcept { return ids_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
 private:
     struct registration {
@@ -246,7 +250,7 @@ private:
     bool armed_ = false;
     read_op reader_;
     refresh_work refresh_;
-    std::uint64_t ids_ = 0;
+    std::atomic<std::uint64_t> ids_{0};  // the last id handed out (relaxed: only uniqueness matters)
 };
 
 namespace {

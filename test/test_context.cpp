@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,6 +35,83 @@ constexpr int many = 1'000'000;
 #else
 constexpr int many = 50'000;
 #endif
+
+// The linearizability races below: a tree whose nodes[0] is the root and
+// every other node a descendant; cancels[i] cancels nodes[i].
+struct race_tree {
+    std::vector<context> nodes;
+    std::vector<ringo::cancel_func> cancels;
+    bool chain = false;  // nodes[i + 1] is a child of nodes[i]; else all are children of the root
+};
+
+race_tree make_race_tree(int n, bool chain) {
+    race_tree t;
+    t.chain = chain;
+    auto [root, cancel_root] = ringo::with_cancel(ringo::background());
+    t.nodes.push_back(root);
+    t.cancels.push_back(cancel_root);
+    for (int i = 0; i < n; ++i) {
+        auto [c, cancel] = ringo::with_cancel(chain ? t.nodes.back() : t.nodes.front());
+        t.nodes.push_back(c);
+        t.cancels.push_back(cancel);
+    }
+    return t;
+}
+
+// How many descendants of nodes[at] are not cancelled. Newest first: the
+// reverse of the order a cancel walks them, so a walk still under way shows.
+int uncancelled_below(const race_tree& t, std::size_t at) {
+    if (!t.chain && at != 0)
+        return 0;  // a leaf
+    int n = 0;
+    for (std::size_t i = t.nodes.size() - 1; i > at; --i)
+        n += t.nodes[i].err() ? 0 : 1;
+    return n;
+}
+
+// Both sides of a round wait here, then race.
+void start_together(std::atomic<int>& ready) {
+    ready.fetch_add(1, std::memory_order_acq_rel);
+    while (ready.load(std::memory_order_acquire) < 2) {
+    }
+}
+
+// One canceller cancels the root and then counts its uncancelled
+// descendants; the other does `mode`: 0 cancels the root too, 1 only waits
+// until the root's err() is set, 2 cancels a node in the middle; then it
+// counts that node's uncancelled descendants. Either count must be 0: once
+// a node's err() is set, or any cancel() of it has returned, every
+// descendant's err() is set. Returns {the root canceller's, the other's}.
+template <class RunElsewhere>
+std::pair<int, int> cancel_race(race_tree& t, int mode, RunElsewhere run_elsewhere) {
+    std::atomic<int> ready{0};
+    auto root_side = [&t, &ready] {
+        start_together(ready);
+        t.cancels[0]();
+        return uncancelled_below(t, 0);
+    };
+    std::size_t at = mode == 2 ? t.nodes.size() / 2 : 0;
+    std::function<int()> elsewhere = root_side;
+    auto finish = run_elsewhere(std::move(elsewhere));
+    start_together(ready);
+    if (mode == 1)
+        while (!t.nodes[0].err()) {
+        }
+    else
+        t.cancels[at]();
+    int mine = uncancelled_below(t, at);
+    return {finish(), mine};
+}
+
+// Runs f on a helper thread; the returned function joins it and gives f's result.
+auto on_helper_thread(std::function<int()> f) {
+    auto result = std::make_shared<int>(-1);
+    auto thread = std::make_shared<std::thread>([f = std::move(f), result] { *result = f(); });
+    return [thread, result] {
+        thread->join();
+        return *result;
+    };
+}
 }  // namespace
 
 TEST_SUITE("context") {
@@ -280,6 +358,61 @@ TEST_CASE("cancel propagates to children created and cancelled from other thread
         CHECK(not_cancelled == 0);
         co_return;
     }());
+}
+
+TEST_CASE("cancel is linearizable: a second cancel() or a set err() means the whole subtree is cancelled") {
+    // 20,000 children of one root, and a 20,000-deep chain; the root is
+    // cancelled by a helper thread while this one cancels it too, or watches
+    // its err(), or cancels a node in the middle of the chain.
+    test::progress_watchdog dog(60s, "linearizable cancel");
+    int late_root_side = 0, late_other_side = 0;
+    ringo::run([&]() -> task<void> {
+        for (int round = 0; round < 20; ++round)
+            for (bool chain : {false, true}) {
+                race_tree t = make_race_tree(20'000, chain);
+                auto [root_side, other_side] = cancel_race(t, round % 3, on_helper_thread);
+                late_root_side += root_side;
+                late_other_side += other_side;
+                CHECK(uncancelled_below(t, 0) == 0);
+                test::tick();
+            }
+        co_return;
+    }());
+    CHECK(late_root_side == 0);
+    CHECK(late_other_side == 0);
+}
+
+TEST_CASE("cancel is linearizable across executors: a task on executor 1 races one on executor 0") {
+    test::progress_watchdog dog(60s, "linearizable cancel, two executors");
+    int late_root_side = 0, late_other_side = 0;
+    ringo::run(
+        [&]() -> task<void> {
+            REQUIRE(ringo::detail::executor_count() == 2);
+            for (int round = 0; round < 20; ++round)
+                for (bool chain : {false, true}) {
+                    race_tree t = make_race_tree(20'000, chain);
+                    // The root's canceller runs as a task pinned on executor 1.
+                    auto on_executor_1 = [](std::function<int()> f) {
+                        auto result = std::make_shared<std::atomic<int>>(-1);  // -1: not finished
+                        ringo::detail::go_pinned(1, [f = std::move(f), result] { result->store(f()); });
+                        return [result] {
+                            int late;
+                            while ((late = result->load()) == -1) {  // the task on executor 1 is nearly done
+                            }
+                            return late;
+                        };
+                    };
+                    auto [root_side, other_side] = cancel_race(t, round % 3, on_executor_1);
+                    late_root_side += root_side;
+                    late_other_side += other_side;
+                    CHECK(uncancelled_below(t, 0) == 0);
+                    test::tick();
+                }
+            co_return;
+        }(),
+        ringo::runtime_options{.threads = 2});
+    CHECK(late_root_side == 0);
+    CHECK(late_other_side == 0);
 }
 
 TEST_CASE("after_func runs once when the context is cancelled; stop reports correctly") {

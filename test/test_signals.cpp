@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include <ringo/ringo.hpp>
 
@@ -12,6 +14,49 @@
 
 using namespace std::chrono_literals;
 using ringo::task;
+
+namespace {
+
+// Sends signo to the process (not a thread) from a helper thread, as
+// another process would: any thread that does not block it may take it.
+void kill_from_helper(int signo) {
+    std::thread([signo] { ::kill(::getpid(), signo); }).join();
+}
+
+// The rounds of the test below for one signal: each round, a task pinned on
+// executor 1 + round % (threads - 1) watches with notify, this one with
+// notify_context; one signal from a helper thread must reach both. Returns
+// how many watches got their signal.
+task<int> deliver_rounds(int signo, int rounds) {
+    int received = 0;
+    unsigned others = ringo::detail::executor_count() - 1;
+    for (int round = 0; round < rounds; ++round) {
+        ringo::chan<int> watching(1), result(1);
+        auto pinned_watch = [signo, watching, result]() -> task<void> {
+            auto sigs = ringo::signals::notify({signo});
+            co_await watching.send(0);
+            auto s = co_await sigs.recv();
+            ringo::signals::stop(sigs);
+            co_await result.send(s.value_or(-1));
+        };
+        ringo::detail::go_pinned(1 + static_cast<unsigned>(round) % others, pinned_watch);
+        auto [ctx, stop] = ringo::signals::notify_context(ringo::background(), {signo});
+        (void)co_await watching.recv();  // both watches are in place
+        kill_from_helper(signo);
+        co_await ctx.done().recv();
+        received += ctx.err() == ringo::errc::canceled ? 1 : 0;
+        auto s = co_await result.recv();
+        received += s == signo ? 1 : 0;
+        stop();
+        test::tick();
+    }
+    co_return received;
+}
+
+std::atomic<int> stray_signals{0};  // signals that came after their runtime was gone
+extern "C" void count_stray(int) { stray_signals.fetch_add(1, std::memory_order_relaxed); }
+
+}  // namespace
 
 TEST_SUITE("signals") {
 
@@ -99,6 +144,65 @@ TEST_CASE("process-directed signals reach notify and notify_context with several
             ringo::runtime_options{.threads = threads});
         CHECK(got == 40);
     }
+}
+
+TEST_CASE("SIGTERM, SIGINT, SIGHUP, SIGUSR1 from another thread reach every watch on 2 and 4 executors, 50 times each") {
+    for (unsigned threads : {2u, 4u}) {
+        test::progress_watchdog dog(30s, "signals from a helper thread");
+        for (int signo : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+            int got = ringo::run(deliver_rounds(signo, 50), ringo::runtime_options{.threads = threads});
+            CHECK_MESSAGE(got == 100, "signal ", signo, " with ", threads, " executors");
+        }
+    }
+}
+
+TEST_CASE("a watched signal arriving during teardown does not hang run()") {
+    // Our own handler catches what comes after run() has restored it.
+    struct sigaction mine {}, before {};
+    mine.sa_handler = &count_stray;
+    sigemptyset(&mine.sa_mask);
+    REQUIRE(::sigaction(SIGUSR1, &mine, &before) == 0);
+    for (unsigned threads : {1u, 2u, 4u}) {
+        test::progress_watchdog dog(30s, "signals during teardown");
+        for (int round = 0; round < 20; ++round) {
+            std::atomic<bool> stop_sending{false};
+            std::atomic<int> sent{0};
+            std::thread sender;
+            int got = ringo::run(
+                [](std::thread& helper, std::atomic<bool>& quit, std::atomic<int>& kills) -> task<int> {
+                    // Still watched when run() returns: by notify here, by a
+                    // task pinned on the last executor, and by notify_context.
+                    auto sigs = ringo::signals::notify({SIGUSR1});
+                    ringo::chan<int> watching(1);
+                    auto pinned_watch = [watching]() -> task<void> {
+                        auto more = ringo::signals::notify({SIGUSR1});
+                        co_await watching.send(0);
+                        (void)co_await more.recv();
+                    };
+                    ringo::detail::go_pinned(ringo::detail::executor_count() - 1, pinned_watch);
+                    auto [ctx, stop] = ringo::signals::notify_context(ringo::background(), {SIGUSR1});
+                    (void)co_await watching.recv();
+                    helper = std::thread([&quit, &kills] {
+                        while (!quit.load(std::memory_order_relaxed)) {
+                            ::kill(::getpid(), SIGUSR1);
+                            kills.fetch_add(1, std::memory_order_relaxed);
+                        }
+                    });
+                    auto s = co_await sigs.recv();
+                    co_await ctx.done().recv();
+                    while (kills.load(std::memory_order_relaxed) < 2)  // (what we got may have been pending from before)
+                        co_await ringo::sleep_for(100us);
+                    co_return s.value_or(-1);  // the helper goes on sending through the teardown
+                }(sender, stop_sending, sent),
+                ringo::runtime_options{.threads = threads});
+            stop_sending = true;
+            sender.join();
+            CHECK(got == SIGUSR1);
+            CHECK(sent.load() >= 2);
+            test::tick();
+        }
+    }
+    REQUIRE(::sigaction(SIGUSR1, &before, nullptr) == 0);
 }
 
 }  // TEST_SUITE

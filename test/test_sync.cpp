@@ -194,28 +194,41 @@ TEST_CASE("mutex::lock passed to std::lock_guard is diagnosed, not silently igno
 TEST_CASE("rw_mutex: readers share, writers exclude, writers are not starved") {
     ringo::run([]() -> task<void> {
         ringo::rw_mutex rw;
-        // Atomics: the readers run at once, on several executors when there are.
-        std::atomic<int> readers_inside = 0, max_readers = 0, writes = 0;
-        std::atomic<bool> writer_inside = false, overlap = false;
+        // Atomics: readers holding the lock together may be on several executors.
+        std::atomic<int> readers_inside{0}, max_readers{0};
+        std::atomic<bool> writer_inside{false}, overlap{false};
+        std::atomic<int> met{0};  // readers that have been inside together with all the others
+        int writes = 0;           // under the write lock
         ringo::wait_group wg;
         for (int r = 0; r < 4; ++r)
             wg.go([&]() -> task<void> {
                 for (int i = 0; i < 20; ++i) {
                     auto g = co_await rw.lock_shared();
-                    int inside = ++readers_inside;
-                    for (int seen = max_readers; seen < inside && !max_readers.compare_exchange_weak(seen, inside);) {
+                    int inside = readers_inside.fetch_add(1) + 1;
+                    // The first time, stay until all four hold the lock at once
+                    // (on several executors, a short hold may never overlap).
+                    // No writer is queued yet: it waits for this.
+                    if (i == 0) {
+                        met.fetch_add(1);
+                        while (met.load() < 4)
+                            co_await ringo::yield();
+                        inside = std::max(inside, readers_inside.load());
                     }
-                    if (writer_inside)
+                    for (int seen = max_readers.load(); seen < inside && !max_readers.compare_exchange_weak(seen, inside);) {
+                    }
+                    if (writer_inside.load())
                         overlap = true;
                     co_await ringo::yield();
-                    --readers_inside;
+                    readers_inside.fetch_sub(1);
                 }
             });
         wg.go([&]() -> task<void> {
+            while (met.load() < 4)  // then writes compete with reads
+                co_await ringo::yield();
             for (int i = 0; i < 10; ++i) {
                 auto g = co_await rw.lock();
                 writer_inside = true;
-                if (readers_inside != 0)
+                if (readers_inside.load() != 0)
                     overlap = true;
                 co_await ringo::yield();
                 ++writes;
@@ -223,15 +236,15 @@ TEST_CASE("rw_mutex: readers share, writers exclude, writers are not starved") {
             }
         });
         co_await wg.wait();
-        CHECK(max_readers > 1);
-        CHECK_FALSE(overlap);
+        CHECK(max_readers.load() > 1);
+        CHECK_FALSE(overlap.load());
         CHECK(writes == 10);
         CHECK(rw.try_lock());
         CHECK_FALSE(rw.try_lock_shared());
         rw.unlock();
         CHECK_THROWS_WITH_AS(rw.unlock(), "sync: Unlock of unlocked RWMutex", ringo::panic_error);
         CHECK_THROWS_WITH_AS(rw.unlock_shared(), "sync: RUnlock of unlocked RWMutex", ringo::panic_error);
-    }(), ringo::runtime_options{.threads = 1});  // yield() orders the tasks: one executor
+    }());
 }
 
 TEST_CASE("rw_mutex: writers exclude readers and writers across executors") {
@@ -274,26 +287,44 @@ TEST_CASE("rw_mutex: writers exclude readers and writers across executors") {
 }
 
 TEST_CASE("rw_mutex: a waiting writer blocks new readers (writer preference)") {
+    test::progress_watchdog dog(30s, "rw_mutex writer preference");
     ringo::run([]() -> task<void> {
         ringo::rw_mutex rw;
-        std::vector<std::string> order;
+        // Each task sends its name while it holds the lock, so the channel
+        // holds them in the order the lock was granted (on any executors).
+        ringo::chan<std::string> order(2);
+        auto granted = [order](const char* who) -> task<void> {
+            std::string name = who;
+            co_await order.send(name);
+        };
         auto first = co_await rw.lock_shared();
-        ringo::go([&]() -> task<void> {
+        const unsigned writer_line = __LINE__ + 2;
+        auto writer = [&rw, &granted]() -> task<void> {
             auto g = co_await rw.lock();
-            order.push_back("writer");
-        });
-        co_await ringo::yield();  // the writer now waits
-        CHECK_FALSE(rw.try_lock_shared());
-        ringo::go([&]() -> task<void> {
+            co_await granted("writer");
+        };
+        ringo::go(writer);
+        const std::vector<std::string> writer_waits{test::waits_at("sync.RWMutex.Lock", "test_sync.cpp", writer_line)};
+        (void)co_await test::dump_showing(writer_waits);  // the writer now waits
+        bool shared_too = rw.try_lock_shared();
+        CHECK_FALSE(shared_too);
+        if (shared_too)
+            rw.unlock_shared();  // (or the writer would wait forever)
+        const unsigned reader_line = __LINE__ + 2;
+        auto late_reader = [&rw, &granted]() -> task<void> {
             auto g = co_await rw.lock_shared();
-            order.push_back("late reader");
-        });
-        co_await ringo::yield();
+            co_await granted("late reader");
+        };
+        ringo::go(late_reader);
+        const std::vector<std::string> reader_waits{
+            test::waits_at("sync.RWMutex.RLock", "test_sync.cpp", reader_line)};
+        (void)co_await test::dump_showing(reader_waits);  // behind the writer, not beside the first reader
         first.unlock();
-        while (order.size() < 2)
-            co_await ringo::yield();
-        CHECK(order == std::vector<std::string>{"writer", "late reader"});
-    }(), ringo::runtime_options{.threads = 1});  // yield() orders the tasks: one executor
+        std::vector<std::string> got;
+        for (int i = 0; i < 2; ++i)
+            got.push_back((co_await order.recv()).value_or(""));
+        CHECK(got == std::vector<std::string>{"writer", "late reader"});
+    }());
 }
 
 TEST_CASE("cond: wait releases the mutex and returns holding it; signal and broadcast") {

@@ -8,8 +8,10 @@
 //   std::error_code e = co_await ringo::sleep_for(ctx, 1s);
 //
 // A context is an immutable, cheap-to-copy handle, safe to share across
-// threads. Cancelling a context cancels all its descendants: when cancel()
-// returns, every descendant's err() is set. A child leaves its parent when it
+// threads. Cancelling a context cancels all its descendants, linearizably
+// (as Go 1.23): once a context's err() is set, or any cancel() of it has
+// returned, every descendant's err() is set - a cancel() that finds another
+// thread's cancel of the same subtree under way waits for it. A child leaves its parent when it
 // is cancelled or when its last handle (context or cancel function) is gone,
 // so a long-lived parent does not accumulate children. Chains of any depth
 // (with_cancel or with_value nested 100,000 times) are cancelled, searched
