@@ -85,15 +85,11 @@ void executor::ready_elsewhere(goroutine* g, executor* here, bool next) noexcept
     if (rt_.tearing_down())
         return;  // dropped with the queues (destroy_tasks)
     if (this != here) {
-        // Woken from another executor of this runtime: an unpinned task runs
-        // where its waker does (Go readies on the waker's P). Teardown drops
-        // wake-ups: the queues are discarded with the tasks.
-        if (here == nullptr || &here->rt_ != &rt_ || g->pinned != 0) {
-            ready_remote(g);
-            return;
-        }
-        g->home.store(here, std::memory_order_relaxed);
-        next ? here->ready_next_local(g) : here->push_back_local(g);
+        // From another thread: the home's remote queue. Not readied where
+        // the waker runs (as Go does): the parking thread may still be inside
+        // the task's await_suspend, past publishing it; only its home, once
+        // back in its loop, may run it (and then thieves may take it).
+        ready_remote(g);
         return;
     }
     next ? ready_next_local(g) : push_back_local(g);

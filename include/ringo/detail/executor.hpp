@@ -8,14 +8,18 @@
 // the ring.
 //
 // Scheduling, as Go's: go() from a task puts the new task in the current
-// executor's run-next slot; a task woken by another executor is readied
-// where its waker runs (locality); an executor with nothing to run steals
+// executor's run-next slot; an executor with nothing to run steals
 // the older half of a busy executor's queue, or the run-next task of one
-// that has been running the same task for a while (lib/executor.cpp).
+// that has been running the same task for a while (lib/executor.cpp). A task
+// woken from another thread goes to its home's remote queue: the thread that
+// parked it may still be inside its await_suspend, so only the home, back in
+// its loop, makes it runnable (Go can ready it anywhere because a g is parked
+// only once its stack is switched out; a coroutine has no such point).
 //
 // The invariant that makes moving tasks safe: only runnable tasks move. A
 // parked task's executor (goroutine::home) does not change until it is
-// woken, so its waker, its timers and its ring operation all see one home.
+// woken and queued by its home, so its waker, its timers and its ring
+// operation all see one home.
 // An I/O operation is submitted, cancelled and completed on the ring that
 // holds it: its task is pinned (goroutine::pinned) from before submission
 // until after completion, and never moves meanwhile. Main and go_pinned()
@@ -25,8 +29,7 @@
 // Thread-safety, by member group:
 //   executor thread only: the loop (lib/executor.cpp), the ring, the timer
 //                         heap, runnext_streak_;
-//   any thread:           ready() (it forwards to the remote queue, or
-//                         readies the task where the caller runs, when
+//   any thread:           ready() (it forwards to the remote queue when
 //                         called from another thread), remote_, sleeping_,
 //                         pending_blocking_, and the task registry (under
 //                         its lock when there are several executors);
@@ -75,8 +78,7 @@ public:
     // Makes parked task g runnable. Any thread. On its home thread, g goes to
     // the run-next slot (it runs as soon as the current task parks, as in Go's
     // goready), and the task it displaces to the back of the queue. From
-    // another executor of the runtime, an unpinned g moves there and is
-    // readied the same way; from any other thread it goes to the remote queue.
+    // any other thread it goes to the home's remote queue.
     void ready(goroutine* g) noexcept {
         g->state = task_state::runnable;
         executor* here = current_executor();

@@ -61,8 +61,8 @@ private:
 
 struct goroutine {
     // The executor the task runs on. Set at spawn; changed only while the
-    // task is runnable and unpinned (a thief takes it, or a waker on another
-    // executor readies it where it runs: executor.hpp's invariant), so a
+    // task is queued, runnable and unpinned (a thief takes it: executor.hpp's
+    // invariant), so a
     // parked task's home is stable for whoever wakes it. Relaxed: the
     // hand-over of the record (queue lock, wake-up) orders it; the atomic only
     // lets dump_tasks() read it from anywhere.
