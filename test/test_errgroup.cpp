@@ -106,7 +106,7 @@ TEST_CASE("set_limit: go returns at once, callables wait for a slot in FIFO orde
         CHECK(started == std::vector<int>{0, 1, 2, 3, 4, 5});
         CHECK(g.try_go([] {}));
         (void)co_await g.wait();
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // FIFO start order and plain counters: one executor
 }
 
 TEST_CASE("wait_for_slot gives Go's blocking backpressure; changing the limit while active panics") {
