@@ -112,6 +112,23 @@ auto on_helper_thread(std::function<int()> f) {
         return *result;
     };
 }
+// 20 rounds of cancel_race over a 20,000-child tree and a 20,000-deep
+// chain, every mode in turn; checks each tree and adds up the late reads.
+template <class RunElsewhere>
+std::pair<int, int> cancel_races(RunElsewhere run_elsewhere) {
+    int late_root_side = 0, late_other_side = 0;
+    for (int round = 0; round < 20; ++round)
+        for (bool chain : {false, true}) {
+            race_tree t = make_race_tree(20'000, chain);
+            auto [root_side, other_side] = cancel_race(t, round % 3, run_elsewhere);
+            late_root_side += root_side;
+            late_other_side += other_side;
+            CHECK(uncancelled_below(t, 0) == 0);
+            test::tick();
+        }
+    return {late_root_side, late_other_side};
+}
+
 }  // namespace
 
 TEST_SUITE("context") {
@@ -365,54 +382,38 @@ TEST_CASE("cancel is linearizable: a second cancel() or a set err() means the wh
     // cancelled by a helper thread while this one cancels it too, or watches
     // its err(), or cancels a node in the middle of the chain.
     test::progress_watchdog dog(60s, "linearizable cancel");
-    int late_root_side = 0, late_other_side = 0;
+    std::pair<int, int> late{-1, -1};
     ringo::run([&]() -> task<void> {
-        for (int round = 0; round < 20; ++round)
-            for (bool chain : {false, true}) {
-                race_tree t = make_race_tree(20'000, chain);
-                auto [root_side, other_side] = cancel_race(t, round % 3, on_helper_thread);
-                late_root_side += root_side;
-                late_other_side += other_side;
-                CHECK(uncancelled_below(t, 0) == 0);
-                test::tick();
-            }
+        late = cancel_races(on_helper_thread);
         co_return;
     }());
-    CHECK(late_root_side == 0);
-    CHECK(late_other_side == 0);
+    CHECK(late.first == 0);   // the root's side
+    CHECK(late.second == 0);  // the other side
 }
 
 TEST_CASE("cancel is linearizable across executors: a task on executor 1 races one on executor 0") {
     test::progress_watchdog dog(60s, "linearizable cancel, two executors");
-    int late_root_side = 0, late_other_side = 0;
+    std::pair<int, int> late{-1, -1};
     ringo::run(
         [&]() -> task<void> {
             REQUIRE(ringo::detail::executor_count() == 2);
-            for (int round = 0; round < 20; ++round)
-                for (bool chain : {false, true}) {
-                    race_tree t = make_race_tree(20'000, chain);
-                    // The root's canceller runs as a task pinned on executor 1.
-                    auto on_executor_1 = [](std::function<int()> f) {
-                        auto result = std::make_shared<std::atomic<int>>(-1);  // -1: not finished
-                        ringo::detail::go_pinned(1, [f = std::move(f), result] { result->store(f()); });
-                        return [result] {
-                            int late;
-                            while ((late = result->load()) == -1) {  // the task on executor 1 is nearly done
-                            }
-                            return late;
-                        };
-                    };
-                    auto [root_side, other_side] = cancel_race(t, round % 3, on_executor_1);
-                    late_root_side += root_side;
-                    late_other_side += other_side;
-                    CHECK(uncancelled_below(t, 0) == 0);
-                    test::tick();
-                }
+            // The root's canceller runs as a task pinned on executor 1.
+            auto on_executor_1 = [](std::function<int()> f) {
+                auto result = std::make_shared<std::atomic<int>>(-1);  // -1: not finished
+                ringo::detail::go_pinned(1, [f = std::move(f), result] { result->store(f()); });
+                return [result] {
+                    int late_reads;
+                    while ((late_reads = result->load()) == -1) {  // the task on executor 1 is nearly done
+                    }
+                    return late_reads;
+                };
+            };
+            late = cancel_races(on_executor_1);
             co_return;
         }(),
         ringo::runtime_options{.threads = 2});
-    CHECK(late_root_side == 0);
-    CHECK(late_other_side == 0);
+    CHECK(late.first == 0);
+    CHECK(late.second == 0);
 }
 
 TEST_CASE("after_func runs once when the context is cancelled; stop reports correctly") {
