@@ -114,8 +114,11 @@ public:
     }
 
     bool done() const noexcept { return state_.load(std::memory_order_acquire) == finished; }
-    std::error_code err() const noexcept { return done() ? err_ : std::error_code(); }
-    std::error_code cause() const noexcept { return done() ? cause_ : std::error_code(); }
+    // A node being cancelled (claimed) is waited for, as Go's Err() waits for
+    // the canceller's lock: once a child's err() is set and its done() closed
+    // (bottom-up), its ancestor's err() never reads {} any more.
+    std::error_code err() const noexcept { return settled() ? err_ : std::error_code(); }
+    std::error_code cause() const noexcept { return settled() ? cause_ : std::error_code(); }
 
     recv_chan<std::monostate> done_chan() {
         std::lock_guard lock(mu_);
@@ -222,6 +225,16 @@ private:
         unlink_from_parent();
         if (stop_timer != nullptr)
             stop_timer->stop();
+    }
+
+    // True once finished; false while live; waits while claimed.
+    bool settled() const noexcept {
+        std::uint32_t s = state_.load(std::memory_order_acquire);
+        if (s == live)
+            return false;
+        if (s != finished)
+            const_cast<cancel_node*>(this)->wait_done();
+        return true;
     }
 
     // Blocks the thread until a claimed node is finished; its claimer is
