@@ -723,4 +723,24 @@ TEST_CASE("contexts alive when the runtime ends release their timers") {
     CHECK_FALSE(survivor.err());
 }
 
+TEST_CASE("once a child's done() is closed, its cancelled parent's err() is set (as Go: Err waits for cancel)") {
+    test::progress_watchdog dog(60s, "child done before parent err");
+    int parent_err_unset = 0;
+    ringo::run([&]() -> task<void> {
+        for (int round = 0; round < 100; ++round) {
+            auto [parent, cancel] = ringo::with_cancel(ringo::background());
+            std::vector<ringo::context> children;
+            for (int i = 0; i < 5'000; ++i)
+                children.push_back(ringo::with_cancel(parent).first);
+            ringo::cancel_func cancel_parent = cancel;
+            ringo::detail::go_pinned(1, [cancel_parent] { cancel_parent(); });  // the other thread cancels
+            ringo::recv_chan<std::monostate> child_done = children[round % 2 == 0 ? 0 : children.size() - 1].done();
+            co_await child_done.recv();  // closed by the canceller's walk
+            parent_err_unset += parent.err() ? 0 : 1;
+            test::tick();
+        }
+    }(), ringo::runtime_options{.threads = 2});
+    CHECK(parent_err_unset == 0);
+}
+
 }  // TEST_SUITE
