@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string>
 
+#include "settle.hpp"
+
 namespace {
 
 struct result {
@@ -42,8 +44,8 @@ ringo::task<int> hello_main(int tasks) {
         auto r = co_await results.recv();
         std::printf("worker %d: fib(%d) = %ld\n", r->id, 10 + r->id, r->value);
     }
-    co_await ringo::yield();  // the workers return from their sends and end
-    std::printf("all %d results received; %zu task left (main)\n", tasks, ringo::num_tasks());
+    std::size_t left = co_await settle::tasks_left(1);  // the workers return from their sends and end
+    std::printf("all %d results received; %zu task left (main)\n", tasks, left);
     co_return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "flags.hpp"
+#include "settle.hpp"
 
 namespace {
 
@@ -40,8 +41,8 @@ ringo::task<int> ring_main(long tasks, long laps) {
     std::printf("%ld tasks, %ld laps: token counted %ld hand-offs\n", tasks, laps, token);
     std::printf("%.0f laps/s, %.1f million hand-offs/s (%.1f ns each)\n", laps / seconds,
                 double(token) / seconds / 1e6, seconds * 1e9 / double(token));
-    co_await ringo::yield();
-    std::printf("tasks alive at the end: %zu (main)\n", ringo::num_tasks());
+    std::size_t left = co_await settle::tasks_left(1);
+    std::printf("tasks alive at the end: %zu (main)\n", left);
     co_return token == tasks * laps ? 0 : 1;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "flags.hpp"
+#include "settle.hpp"
 
 namespace {
 
@@ -102,7 +103,8 @@ ringo::task<int> tracker_main(options o) {
                     err.message().c_str());
     else
         std::printf("shutdown: drained in time, %.1f ms (deadline %.0f ms)\n", took, flags::ms(o.deadline));
-    std::printf("tasks left: %zu (main)\n", ringo::num_tasks());
+    std::size_t left = co_await settle::tasks_left(1);
+    std::printf("tasks left: %zu (main)\n", left);
     co_return 0;
 }
 
