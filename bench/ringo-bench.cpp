@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <cstdint>
@@ -303,7 +304,7 @@ task<double> wake_latency(bool asleep, double quantile) {
         chan<clk::time_point> ch(0);
         chan<int> ack(0);
         auto out = std::make_shared<std::vector<double>>();
-        ringo::go([ch, ack, out]() -> task<void> {  // lands on executor 1
+        ringo::detail::go_pinned(1, [ch, ack, out]() -> task<void> {  // main is on executor 0
             while (auto t0 = co_await ch.recv()) {
                 out->push_back(std::chrono::duration<double, std::nano>(clk::now() - *t0).count());
                 co_await ack.send(0);
@@ -320,6 +321,64 @@ task<double> wake_latency(bool asleep, double quantile) {
         std::sort(samples.begin(), samples.end());
     }
     co_return samples[static_cast<std::size_t>(quantile * double(samples.size() - 1))];
+}
+
+// CPU work that the optimizer cannot remove: `rounds` xorshift steps
+// (1,000,000 take 1-2 ms here).
+std::uint64_t compute(std::uint64_t rounds) {
+    std::uint64_t x = 88172645463325252ull;
+    for (std::uint64_t i = 0; i < rounds; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    return x;
+}
+std::atomic<std::uint64_t> compute_sink{0};
+
+// cpu_fanout: main starts 64 tasks, each computing 1-2 ms without
+// yielding, and waits for all; wall time per task. With two executors the
+// idle one steals half of the queue, so the figure should halve.
+task<double> cpu_fanout() {
+    constexpr int n = 64;
+    ringo::wait_group wg;
+    auto start = clk::now();
+    for (int i = 0; i < n; ++i)
+        wg.go([]() -> task<void> {
+            compute_sink.fetch_add(compute(1'000'000), std::memory_order_relaxed);
+            co_return;
+        });
+    co_await wg.wait();
+    co_return ns_since(start, n);
+}
+
+// hol_latency_t2: head-of-line blocking. A task starts 200 short tasks
+// (10,000 compute rounds each, 10-20 us) on its own executor and then
+// computes for 100-200 ms without yielding. Figure: ns from the first go() until the
+// last short task has finished (one burst). Without work stealing the
+// short tasks wait for the busy one: ~100,000,000.
+task<double> hol_latency() {
+    constexpr int shorts = 200;
+    auto first_go = std::make_shared<std::atomic<std::int64_t>>(0);
+    auto last_done = std::make_shared<std::atomic<std::int64_t>>(0);
+    auto left = std::make_shared<std::atomic<int>>(shorts);
+    ringo::wait_group busy;
+    busy.go([=]() -> task<void> {
+        first_go->store(clk::now().time_since_epoch().count());
+        for (int i = 0; i < shorts; ++i)
+            ringo::go([=]() -> task<void> {
+                compute_sink.fetch_add(compute(10'000), std::memory_order_relaxed);
+                if (left->fetch_sub(1) == 1)
+                    last_done->store(clk::now().time_since_epoch().count());
+                co_return;
+            });
+        compute_sink.fetch_add(compute(100'000'000), std::memory_order_relaxed);
+        co_return;
+    });
+    co_await busy.wait();
+    while (left->load() != 0)
+        co_await ringo::sleep_for(std::chrono::milliseconds(1));
+    co_return double(last_done->load() - first_go->load());
 }
 
 struct workload {
@@ -342,8 +401,13 @@ const std::vector<workload>& workloads() {
         {"sleep_many_wall", sleep_many},
         {"timer_lateness_p50", [] { return lateness(0.50); }},
         {"timer_lateness_p99", [] { return lateness(0.99); }},
+        {"cpu_fanout", cpu_fanout},
         {"pingpong_roundtrip_t2", pingpong, 2},
         {"mpmc_4x4_cap64_t2", mpmc, 2},
+        {"select4_recv_t2", select4, 2},
+        {"spawn_join_t2", spawn_join, 2},
+        {"cpu_fanout_t2", cpu_fanout, 2},
+        {"hol_latency_t2", hol_latency, 2},
         {"wake_latency_asleep_p50", [] { return wake_latency(true, 0.50); }, 2},
         {"wake_latency_asleep_p99", [] { return wake_latency(true, 0.99); }, 2},
         {"wake_latency_awake_p50", [] { return wake_latency(false, 0.50); }, 2},
