@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <coroutine>
+#include <deque>
 #include <csignal>
 #include <exception>
 #include <memory>
@@ -358,7 +359,49 @@ TEST_CASE("cond: wait releases the mutex and returns holding it; signal and broa
         }
         co_await wg.wait();
         CHECK(woke == 3);
-    }());
+    }(), ringo::runtime_options{.threads = 1});  // yield() lets the woken task run: one executor
+}
+
+TEST_CASE("cond: a queue guarded by mutex and cond hands every item to exactly one consumer across 4 executors") {
+    test::progress_watchdog dog(30s, "cond queue across executors");
+    ringo::run([]() -> task<void> {
+        constexpr int items = 20'000, consumers = 4;
+        ringo::mutex mu;
+        ringo::cond not_empty(mu);
+        std::deque<int> queue;
+        bool closed = false;
+        std::vector<int> taken(items, 0);  // guarded by mu
+        ringo::wait_group wg;
+        for (int c = 0; c < consumers; ++c)
+            wg.go([&]() -> task<void> {
+                for (;;) {
+                    auto g = co_await mu.lock();
+                    while (queue.empty() && !closed)
+                        co_await not_empty.wait();
+                    if (queue.empty())
+                        co_return;  // closed and drained
+                    ++taken[static_cast<std::size_t>(queue.front())];
+                    queue.pop_front();
+                    test::tick();
+                }
+            });
+        for (int i = 0; i < items; ++i) {
+            {
+                auto g = co_await mu.lock();
+                queue.push_back(i);
+                not_empty.signal();
+            }
+            if (i % 64 == 0)
+                co_await ringo::yield();  // let consumers run on this executor too
+        }
+        {
+            auto g = co_await mu.lock();
+            closed = true;
+            not_empty.broadcast();
+        }
+        co_await wg.wait();
+        CHECK(std::count(taken.begin(), taken.end(), 1) == items);
+    }(), ringo::runtime_options{.threads = 4});
 }
 
 TEST_CASE("once: concurrent callers wait for the first; a throwing call lets the next one retry") {
