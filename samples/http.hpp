@@ -183,21 +183,36 @@ inline ringo::task<read_result> read_request(ringo::context idle, ringo::context
         }
         pending.append(buf, n);
     }
-    auto [hctx, cancel] = ringo::with_timeout(active, lim.read_header_timeout);
+    // The head's deadline counts from its first byte, read by now; its timer
+    // is armed only if the head needs more reads (not for the common single
+    // read, nor for pipelined requests already in `pending`).
+    ringo::clock::time_point deadline = ringo::clock::now() + lim.read_header_timeout;
+    ringo::context hctx;
+    ringo::cancel_func cancel;
+    bool armed = false;
     std::size_t end;
     while ((end = pending.find("\r\n\r\n")) == std::string::npos) {
         if (pending.size() > lim.max_header_bytes) {
             r.status = 431;
-            co_return r;
+            break;
+        }
+        if (!armed) {
+            auto [dctx, dcancel] = ringo::with_deadline(active, deadline);
+            hctx = dctx;
+            cancel = dcancel;
+            armed = true;
         }
         auto [n, err] = co_await c.read(hctx, std::as_writable_bytes(std::span(buf)));
         if (err) {
             r.err = err;
-            co_return r;
+            break;
         }
         pending.append(buf, n);
     }
-    cancel();
+    if (armed)
+        cancel();
+    if (r.err || r.status != 0)
+        co_return r;
     if (end > lim.max_header_bytes) {
         r.status = 431;
         co_return r;

@@ -97,6 +97,23 @@ ringo::task<std::error_code> write_response(ringo::context hard, ringo::net::con
     co_return err;
 }
 
+// Closes after a refusal as Go's closeWriteAndWait does: half close, then
+// read (and drop) what the client still sends, up to 256 KiB within 500 ms,
+// so that closing with unread bytes does not reset the connection before
+// the client has read the refusal.
+ringo::task<void> linger_close(ringo::net::conn& c) {
+    c.shutdown_write();
+    auto [ctx, cancel] = ringo::with_timeout(ringo::background(), 500ms);
+    for (std::size_t total = 0; total < 256 * 1024;) {
+        char buf[16 * 1024];
+        auto [n, err] = co_await c.read(ctx, std::as_writable_bytes(std::span(buf)));
+        if (err)
+            break;
+        total += n;
+    }
+    cancel();
+}
+
 // Serves one connection: keep-alive requests (pipelined ones included),
 // until the client leaves, a timeout passes, a request is refused, or the
 // shutdown closes it (at once while it is idle, else after its response).
@@ -110,7 +127,8 @@ ringo::task<void> serve_conn(conn_env env, ringo::net::conn c) {
             break;
         if (r.status != 0) {  // refused: answer and close
             std::string out = http::format_response(r.status, std::string(http::reason(r.status)) + "\n", false);
-            (void)co_await write_response(env.hard, c, out, cfg.write_timeout);
+            if (!co_await write_response(env.hard, c, out, cfg.write_timeout))
+                co_await linger_close(c);
             break;
         }
         in_flight.fetch_add(1, std::memory_order_relaxed);
