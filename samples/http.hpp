@@ -190,8 +190,9 @@ inline ringo::task<read_result> read_request(ringo::context idle, ringo::context
     ringo::context hctx;
     ringo::cancel_func cancel;
     bool armed = false;
-    std::size_t end;
-    while ((end = pending.find("\r\n\r\n")) == std::string::npos) {
+    std::size_t end, scanned = 0;  // the blank line is not before `scanned`: each byte is searched once
+    while ((end = pending.find("\r\n\r\n", scanned)) == std::string::npos) {
+        scanned = pending.size() < 3 ? 0 : pending.size() - 3;
         if (pending.size() > lim.max_header_bytes) {
             r.status = 431;
             break;

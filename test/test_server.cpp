@@ -321,7 +321,7 @@ TEST_CASE("with four executors, SIGTERM and SIGINT shut the server down graceful
 
 TEST_CASE("hostile clients: after each group a normal request gets 200 and the descriptors are back to baseline") {
     test::progress_watchdog dog(30s, "server hostile clients");
-    server_process srv = start_server(options{{"--read-header-timeout", "1s", "--idle-timeout", "2s"}});
+    server_process srv = start_server(options{{"--read-header-timeout", "1s", "--idle-timeout", "2s", "--write-timeout", "500ms"}});
     int baseline = fd_count(srv.pid);
     ringo::run([](server_process& p, int base) -> task<void> {
         std::string addr = p.app;
@@ -391,6 +391,32 @@ TEST_CASE("hostile clients: after each group a normal request gets 200 and the d
             CHECK(count(r, "HTTP/1.1 200 OK") == 1001);
         }
         co_await check_group("1,000 pipelined requests");
+
+        {  // pipelines requests and never reads: the write timeout closes the connection
+            auto [c, err] = co_await ringo::net::dial(ringo::background(), addr);
+            REQUIRE_FALSE(err);
+            int small = 4096;
+            ::setsockopt(c.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+            std::string first = co_await get(c, "/");  // the server holds the connection now
+            CHECK(first.starts_with("HTTP/1.1 200 OK"));
+            std::string many;
+            for (int i = 0; i < 1000; ++i)
+                many += "GET / HTTP/1.1\r\nHost: never-reads\r\n\r\n";
+            ringo::wait_group wg;
+            wg.go([&c, &many]() -> task<void> {
+                for (int i = 0; i < 1000; ++i) {  // until the server closes the connection
+                    auto [n, werr] = co_await c.write_all(ringo::background(), many);
+                    if (werr)
+                        break;
+                    test::tick();
+                }
+            });
+            bool closed = co_await back_to_baseline(p.pid, base);  // the server dropped it
+            CHECK(closed);
+            c.close();
+            co_await wg.wait();
+        }
+        co_await check_group("a client that never reads");
 
         {
             std::vector<ringo::net::conn> slow(200);
