@@ -13,6 +13,8 @@ struct category final : std::error_category {
         case errc::eof: return "EOF";
         case errc::closed: return "use of closed network connection";
         case errc::bad_address: return "bad network address (want host:port, [ipv6]:port or :port)";
+        case errc::bad_port: return "invalid port (want a number from 0 to 65535)";
+        case errc::no_such_host: return "no such host";
         }
         return "unknown ringo error " + std::to_string(c);
     }

@@ -272,26 +272,30 @@ struct host_port {
     std::string port;
 };
 
-bool split(std::string_view a, host_port& out) {
+// Splits "host:port" / "[v6]:port" / ":port": errc::bad_address for the
+// shape, errc::bad_port for a port that is not a number from 0 to 65535.
+std::error_code split(std::string_view a, host_port& out) {
     std::size_t colon;
     if (!a.empty() && a.front() == '[') {
         std::size_t close = a.find(']');
         if (close == std::string_view::npos || close + 1 >= a.size() || a[close + 1] != ':')
-            return false;
+            return make_error_code(errc::bad_address);
         out.host = a.substr(1, close - 1);
         colon = close + 1;
     } else {
         colon = a.rfind(':');
         if (colon == std::string_view::npos)
-            return false;
+            return make_error_code(errc::bad_address);
         out.host = a.substr(0, colon);
         if (out.host.find(':') != std::string::npos)
-            return false;  // IPv6 needs brackets
+            return make_error_code(errc::bad_address);  // IPv6 needs brackets
     }
     out.port = a.substr(colon + 1);
     unsigned port = 0;
     auto [end, ec] = std::from_chars(out.port.data(), out.port.data() + out.port.size(), port);
-    return ec == std::errc() && end == out.port.data() + out.port.size() && !out.port.empty() && port <= 65535;
+    if (ec != std::errc() || end != out.port.data() + out.port.size() || out.port.empty() || port > 65535)
+        return make_error_code(errc::bad_port);
+    return {};
 }
 
 bool numeric(const host_port& hp, bool passive, endpoint& out) {
@@ -321,12 +325,22 @@ bool numeric(const host_port& hp, bool passive, endpoint& out) {
     return false;
 }
 
+// A getaddrinfo failure: errc::no_such_host when the name has no address,
+// errno's error for EAI_SYSTEM, else the resolver's own code.
+std::error_code lookup_error(int rc, int saved_errno) {
+    if (rc == EAI_NONAME || rc == EAI_NODATA || rc == EAI_ADDRFAMILY)
+        return make_error_code(errc::no_such_host);
+    if (rc == EAI_SYSTEM && saved_errno != 0)
+        return {saved_errno, std::system_category()};
+    return {rc, resolver_category()};
+}
+
 // The endpoints for address: numeric at once, names through getaddrinfo on a
 // helper thread.
 task<std::pair<std::vector<endpoint>, std::error_code>> resolve(std::string address, bool passive) {
     host_port hp;
-    if (!split(address, hp))
-        co_return std::pair{std::vector<endpoint>{}, make_error_code(errc::bad_address)};
+    if (std::error_code e = split(address, hp))
+        co_return std::pair{std::vector<endpoint>{}, e};
     endpoint ep;
     if (numeric(hp, passive, ep))
         co_return std::pair{std::vector<endpoint>{ep}, std::error_code()};
@@ -338,7 +352,7 @@ task<std::pair<std::vector<endpoint>, std::error_code>> resolve(std::string addr
         addrinfo* res = nullptr;
         int rc = ::getaddrinfo(hp.host.c_str(), hp.port.c_str(), &hints, &res);
         if (rc != 0)
-            return {{}, make_error_code(rc == EAI_SYSTEM ? std::errc(errno) : std::errc::host_unreachable)};
+            return {{}, lookup_error(rc, errno)};
         std::vector<endpoint> out;
         for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
             endpoint e;
@@ -380,6 +394,15 @@ std::error_code last_error() { return {errno, std::system_category()}; }
 namespace ringo::net {
 
 using detail::socket_state;
+
+const std::error_category& resolver_category() noexcept {
+    struct category final : std::error_category {
+        const char* name() const noexcept override { return "getaddrinfo"; }
+        std::string message(int c) const override { return ::gai_strerror(c); }
+    };
+    static const category c;
+    return c;
+}
 
 detail::socket_owner::socket_owner(int fd) : s_(std::make_shared<socket_state>(fd)) {}
 detail::socket_owner& detail::socket_owner::operator=(socket_owner&& o) noexcept {

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -234,9 +235,14 @@ TEST_CASE("IPv6 loopback") {
 
 TEST_CASE("bad addresses, refused connections and names give clear errors") {
     ringo::run([]() -> task<void> {
-        for (const char* bad : {"no-port", "1.2.3.4:99999", "::1:80", "[::1]80", "host:", "127.0.0.1:x"}) {
+        for (const char* bad : {"no-port", "::1:80", "[::1]80"}) {
             auto [c, err] = co_await net::dial(ringo::background(), bad);
             CHECK_MESSAGE(err == errc::bad_address, bad);
+            CHECK_FALSE(c);
+        }
+        for (const char* bad : {"1.2.3.4:99999", "host:", "127.0.0.1:x", "[::1]:65536", "127.0.0.1:-1"}) {
+            auto [c, err] = co_await net::dial(ringo::background(), bad);
+            CHECK_MESSAGE(err == errc::bad_port, bad);
             CHECK_FALSE(c);
         }
         auto [ln0, lerr] = co_await net::listen("garbage");
@@ -251,6 +257,39 @@ TEST_CASE("bad addresses, refused connections and names give clear errors") {
 
         auto [ln2, err2] = co_await net::listen("localhost:0");  // a name, resolved on a helper thread
         CHECK_FALSE(err2);
+    }());
+}
+
+TEST_CASE("invalid ports and unknown hosts have their own codes and messages, not host_unreachable") {
+    ringo::run([]() -> task<void> {
+        auto [ln, err] = co_await net::listen("127.0.0.1:99999");
+        CHECK(err == errc::bad_port);
+        CHECK(err.message().find("invalid port") != std::string::npos);
+        CHECK_FALSE(ln);
+
+        // .invalid never resolves (RFC 6761): answered from the resolver's
+        // configuration, no network needed. A machine without a resolver at
+        // all may say EAI_AGAIN: then the code is the resolver's own.
+        auto [c, derr] = co_await net::dial(ringo::background(), "no-such-host.invalid:80");
+        CHECK_FALSE(c);
+        CHECK(derr != std::errc::host_unreachable);
+        CHECK_MESSAGE((derr == errc::no_such_host || derr.category() == net::resolver_category()), derr.message());
+        if (derr == errc::no_such_host)
+            CHECK(derr.message() == "no such host");
+        auto [ln2, lerr] = co_await net::listen("no-such-host.invalid:0");
+        CHECK(lerr == derr);
+    }());
+    CHECK(std::error_code(EAI_AGAIN, net::resolver_category()).message() == ::gai_strerror(EAI_AGAIN));
+    CHECK(std::string(net::resolver_category().name()) == "getaddrinfo");
+}
+
+TEST_CASE("listening on a port in use is the kernel's EADDRINUSE") {
+    ringo::run([]() -> task<void> {
+        auto [ln, err] = co_await net::listen("127.0.0.1:0");
+        REQUIRE_FALSE(err);
+        auto [ln2, err2] = co_await net::listen(ln.addr());
+        CHECK(err2 == std::errc::address_in_use);
+        CHECK(err2.message() == "Address already in use");
     }());
 }
 

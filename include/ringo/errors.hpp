@@ -19,6 +19,8 @@ enum class errc {
     eof,                // the peer closed the stream (io.EOF)
     closed,             // the resource was closed under the operation
     bad_address,        // a network address that does not parse (want "host:port")
+    bad_port,           // an address whose port is not a number from 0 to 65535 ("host:99999")
+    no_such_host,       // name resolution found no address for the host (EAI_NONAME, EAI_NODATA)
 };
 
 // The category of ringo::errc; name() is "ringo".

@@ -13,7 +13,20 @@
 // waits for its own completion: if it completed anyway, its real result is
 // returned (bytes read are not lost, an accepted connection is not leaked);
 // otherwise ctx.err(). Addresses: "host:port", "[ipv6]:port", ":port" (all
-// IPv4 interfaces); a bad one is errc::bad_address. conn and listener are
+// IPv4 interfaces); a bad one is errc::bad_address.
+//
+// Errors. listen and dial return, besides the kernel's own errors
+// (std::system_category: "Address already in use", "Connection refused"):
+// errc::bad_address (not host:port), errc::bad_port (":99999", ":http": the
+// port must be a number from 0 to 65535), errc::no_such_host (getaddrinfo
+// found no address for the name), and for the resolver's other failures a
+// code of resolver_category() whose message is gai_strerror's ("Temporary
+// failure in name resolution"). A std::error_code cannot carry the address,
+// so name it when reporting, as Go's net.OpError does:
+//   std::fprintf(stderr, "listen %s: %s\n", address.c_str(), err.message().c_str());
+//   // listen 127.0.0.1:8080: Address already in use
+//
+// conn and listener are
 // move-only owners: destroying or closing one closes its socket, and the
 // operations still in flight on it end with errc::closed.
 //
@@ -117,6 +130,10 @@ public:
     // The bound address, e.g. "127.0.0.1:40123" or "[::1]:40123".
     std::string addr() const;
 };
+
+// The category of getaddrinfo's EAI_* codes (name "getaddrinfo"), for the
+// resolver failures other than errc::no_such_host.
+const std::error_category& resolver_category() noexcept;
 
 // Listens on address ("127.0.0.1:0", "[::1]:8080", ":8080", "localhost:0").
 [[nodiscard]] task<std::pair<listener, std::error_code>> listen(std::string address);
