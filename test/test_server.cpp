@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -487,8 +488,8 @@ TEST_CASE("out of descriptors (ulimit -n 64, 200 connections), the server backs 
     test::progress_watchdog dog(30s, "server ulimit");
     server_process srv = start_server(options{{"--idle-timeout", "300ms"}, nullptr, 64});
     int baseline = fd_count(srv.pid);
-    int served = 0;
-    ringo::run([](server_process& p, int base, int& ok) -> task<void> {
+    std::atomic<int> served{0};  // counted by tasks on every executor
+    ringo::run([](server_process& p, int base, std::atomic<int>& ok) -> task<void> {
         std::vector<ringo::net::conn> conns;
         for (int i = 0; i < 200; ++i) {  // the kernel's backlog completes these connects
             auto [c, err] = co_await ringo::net::dial(ringo::background(), p.app);
@@ -499,7 +500,7 @@ TEST_CASE("out of descriptors (ulimit -n 64, 200 connections), the server backs 
         for (auto& c : conns)  // kept open: the idle timeout frees the server's descriptors
             wg.go([&c, &ok]() -> task<void> {
                 std::string r = co_await get(c, "/");
-                ok += r.starts_with("HTTP/1.1 200 OK") ? 1 : 0;
+                ok.fetch_add(r.starts_with("HTTP/1.1 200 OK") ? 1 : 0);
                 test::tick();
             });
         co_await wg.wait();
