@@ -14,6 +14,8 @@
 
 #include <ringo/ringo.hpp>
 
+#include "child.hpp"
+
 using namespace std::chrono_literals;
 using ringo::task;
 
@@ -25,9 +27,13 @@ struct server_process {
     std::string app, debug;
 };
 
-server_process start_server(std::string grace, const char* threads = nullptr) {
+// Starts the server sample (under the no-uring wrapper when `refused`: io_uring
+// refused as in a locked-down container).
+server_process start_server(std::string grace, const char* threads = nullptr, bool refused = false) {
     const char* exe = std::getenv("RINGO_SERVER");
     REQUIRE_MESSAGE(exe != nullptr, "RINGO_SERVER must name the server sample");
+    const char* wrapper = refused ? std::getenv("RINGO_NO_URING") : nullptr;
+    REQUIRE_MESSAGE((!refused || wrapper != nullptr), "RINGO_NO_URING must name test/no_uring");
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     pid_t pid = ::fork();
@@ -37,7 +43,11 @@ server_process start_server(std::string grace, const char* threads = nullptr) {
             ::setenv("RINGO_THREADS", threads, 1);
         ::dup2(fds[1], 1);
         ::close(fds[0]);
-        ::execl(exe, exe, "--app", "127.0.0.1:0", "--debug", "127.0.0.1:0", "--grace", grace.c_str(), nullptr);
+        if (wrapper != nullptr)
+            ::execl(wrapper, wrapper, exe, "--app", "127.0.0.1:0", "--debug", "127.0.0.1:0", "--grace", grace.c_str(),
+                    nullptr);
+        else
+            ::execl(exe, exe, "--app", "127.0.0.1:0", "--debug", "127.0.0.1:0", "--grace", grace.c_str(), nullptr);
         std::_Exit(127);
     }
     ::close(fds[1]);
@@ -147,6 +157,38 @@ TEST_CASE("with four executors, SIGTERM and SIGINT shut the server down graceful
         }
         CHECK_MESSAGE(clean == 10, "signal ", sig);
     }
+}
+
+TEST_CASE("where io_uring is refused, the server runs on epoll; with io_uring forced it exits 1 with one line") {
+    for (const char* threads : {"1", "4"}) {
+        server_process srv = start_server("2s", threads, true);
+        std::string reply, dump;
+        ringo::run([](server_process& p, std::string& out, std::string& tasks) -> task<void> {
+            auto [c, err] = co_await ringo::net::dial(ringo::background(), p.app);
+            REQUIRE_FALSE(err);
+            out = co_await get(c, "/");
+            auto [d, derr] = co_await ringo::net::dial(ringo::background(), p.debug);
+            REQUIRE_FALSE(derr);
+            tasks = co_await get(d, "/debug/tasks");
+        }(srv, reply, dump));
+        CHECK(reply.starts_with("HTTP/1.1 200 OK"));
+        CHECK(reply.ends_with("hello from ringo\n"));
+        CHECK(dump.find("runtime: epoll backend") != std::string::npos);
+        ::kill(srv.pid, SIGTERM);
+        CHECK(wait_exit(srv.pid) == 0);
+        ::close(srv.out);
+    }
+    const char* exe = std::getenv("RINGO_SERVER");
+    const char* wrapper = std::getenv("RINGO_NO_URING");
+    REQUIRE(wrapper != nullptr);
+    auto [status, err] = test::in_child([&] {
+        ::setenv("RINGO_BACKEND", "io_uring", 1);
+        ::execl(wrapper, wrapper, exe, "--app", "127.0.0.1:0", "--debug", "127.0.0.1:0", nullptr);
+        std::_Exit(127);
+    });
+    CHECK(status == 1);
+    CHECK(err.starts_with("ringo: io_uring is not available: io_uring_setup failed: Operation not permitted"));
+    CHECK(err.find('\n') == err.size() - 1);  // one line
 }
 
 }  // TEST_SUITE
