@@ -2,6 +2,7 @@
 #include "epoll_backend.hpp"
 
 #include <liburing.h>  // the IORING_OP_* opcodes of io_request
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,6 +23,17 @@ int side_of(const io_request& r) noexcept {
 
 int result_of(long rc) noexcept { return rc >= 0 ? static_cast<int>(rc) : -errno; }
 
+// READ and WRITE take any descriptor, which may be blocking (a pipe): they
+// go ahead only once poll() says fd is ready, so they never block the
+// executor (unless another process drains fd between the two calls).
+bool ready_now(int fd, short events) noexcept {
+    pollfd p{fd, events, 0};
+    int n;
+    while ((n = ::poll(&p, 1, 0)) < 0 && errno == EINTR) {
+    }
+    return n != 0;  // ready, or an error the operation itself reports
+}
+
 // Performs r once, without blocking: its result (-errno on failure), or
 // -EAGAIN to wait for readiness. `again`: a retry after readiness (a connect
 // then reads its outcome instead of connecting anew).
@@ -37,9 +49,13 @@ int attempt(const io_request& r, bool again) noexcept {
             res = result_of(::send(r.fd, addr, r.len, static_cast<int>(r.op_flags) | MSG_DONTWAIT));
             break;
         case IORING_OP_READ:
+            if (!ready_now(r.fd, POLLIN))
+                return -EAGAIN;
             res = result_of(::read(r.fd, addr, r.len));
             break;
         case IORING_OP_WRITE:
+            if (!ready_now(r.fd, POLLOUT))
+                return -EAGAIN;
             res = result_of(::write(r.fd, addr, r.len));
             break;
         case IORING_OP_ACCEPT:

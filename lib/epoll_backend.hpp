@@ -2,9 +2,9 @@
 // for kernels and sandboxes that refuse io_uring.
 //
 // It emulates completions: submit() performs the operation at once,
-// non-blocking (recv/send with MSG_DONTWAIT; accept4, connect and read on
-// descriptors that are O_NONBLOCK: net and signals make them so on this
-// backend). A result is queued; -EAGAIN (connect: EINPROGRESS) parks the
+// non-blocking (recv/send with MSG_DONTWAIT; accept4 and connect on sockets
+// that are O_NONBLOCK: net makes them so on this backend; read and write
+// once poll() says the descriptor is ready). A result is queued; -EAGAIN (connect: EINPROGRESS) parks the
 // operation on its descriptor's waiter list, in FIFO order per direction
 // (in: recv, accept, read; out: send, connect), and the descriptor is in the
 // epoll set, level-triggered, for the directions that have waiters. When
