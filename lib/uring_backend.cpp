@@ -37,7 +37,8 @@ bool kernel_at_least(int major, int minor) {
     if (err == EPERM || err == ENOSYS || err == EACCES)
         msg += " (the kernel or a seccomp filter refuses io_uring: in Docker, run with --security-opt seccomp="
                "PROFILE.json allowing io_uring_setup, io_uring_enter and io_uring_register; on the host, "
-               "sysctl kernel.io_uring_disabled must be 0; ringo needs Linux >= 5.19)";
+               "sysctl kernel.io_uring_disabled must be 0; ringo needs Linux >= 5.19 for io_uring; the automatic "
+               "backend runs on epoll instead)";
     throw backend_unavailable(err, std::move(msg));
 }
 
