@@ -45,8 +45,8 @@ inline void cpu_relax() noexcept {
 
 }  // namespace
 
-executor::executor(runtime& rt, unsigned index, unsigned ring_entries)
-    : rt_(rt), index_(index), ring_(new ring(ring_entries)) {}
+executor::executor(runtime& rt, unsigned index, unsigned ring_entries, backend_kind backend)
+    : rt_(rt), index_(index), ring_(make_ring(backend, ring_entries).release()) {}
 
 executor::~executor() { delete ring_; }
 
@@ -135,6 +135,7 @@ void executor::submit(io_op* op, const io_request& r) { ring_->submit(op, r); }
 void executor::cancel(io_op* op) { ring_->cancel(op); }
 void executor::cancel_fd(int fd) { ring_->cancel_fd(fd); }
 std::uint32_t executor::pending_io() const noexcept { return ring_->pending(); }
+backend_kind executor::backend() const noexcept { return ring_->kind(); }
 
 // Reverses a Treiber stack (newest first) taken whole from an atomic head
 // into push order, through the link link(node).

@@ -262,6 +262,15 @@ std::error_code to_error(io_result r, const context& ctx) {
     return {-r.res, std::system_category()};
 }
 
+// Extra socket() flags for a listener or a dialling socket: the epoll
+// backend needs them non-blocking (its accept4 and connect must not block;
+// recv and send pass MSG_DONTWAIT on any socket). io_uring takes sockets as
+// they are.
+int socket_flags() noexcept {
+    executor* ex = ringo::detail::current_executor();
+    return ex != nullptr && ex->backend() == backend_kind::epoll ? SOCK_NONBLOCK : 0;
+}
+
 struct endpoint {
     sockaddr_storage addr{};
     socklen_t len = 0;
@@ -512,7 +521,7 @@ task<std::pair<listener, std::error_code>> listen(std::string address) {
         co_return std::pair{listener(), err};
     std::error_code last = make_error_code(errc::bad_address);
     for (const auto& ep : eps) {
-        int fd = ::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = ::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | detail::socket_flags(), 0);
         if (fd < 0) {
             last = detail::last_error();
             continue;
@@ -533,7 +542,7 @@ task<std::pair<conn, std::error_code>> dial(context ctx, std::string address, st
         co_return std::pair{conn(), err};
     std::error_code last = make_error_code(errc::bad_address);
     for (const auto& ep : eps) {
-        int fd = ::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = ::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | detail::socket_flags(), 0);
         if (fd < 0) {
             last = detail::last_error();
             continue;

@@ -34,6 +34,23 @@ unsigned threads_from(const runtime_options& opts) {
     return 1;
 }
 
+// opts.backend, or RINGO_BACKEND (auto|io_uring|epoll) when that is automatic.
+backend_kind backend_from(const runtime_options& opts) {
+    if (opts.backend != backend_kind::automatic)
+        return opts.backend;
+    const char* env = std::getenv("RINGO_BACKEND");
+    if (env == nullptr || *env == '\0')
+        return backend_kind::automatic;
+    std::string_view v = env;
+    if (v == "auto")
+        return backend_kind::automatic;
+    if (v == "io_uring")
+        return backend_kind::io_uring;
+    if (v == "epoll")
+        return backend_kind::epoll;
+    throw backend_unavailable(EINVAL, "ringo: RINGO_BACKEND=" + std::string(v) + " is not a backend: use auto, io_uring or epoll");
+}
+
 // "../samples/x.cpp" as the build saw it -> "samples/x.cpp".
 std::string_view short_path(const char* file) {
     std::string_view f = file;
@@ -118,7 +135,9 @@ runtime::runtime(const runtime_options& opts) {
     pthread_sigmask(SIG_BLOCK, nullptr, &caller_mask_);
     unsigned threads = threads_from(opts);
     unsigned entries = opts.ring_entries == 0 ? 256 : opts.ring_entries;
-    executors_.push_back(std::make_unique<executor>(*this, 0, entries));
+    // The first executor decides; the others take the same backend.
+    executors_.push_back(std::make_unique<executor>(*this, 0, entries, backend_from(opts)));
+    backend_ = executors_.front()->backend();
     executors_.resize(threads);
     for (unsigned i = 1; i < threads; ++i)
         threads_.emplace_back(&runtime::thread_main, this, i, entries);
@@ -157,7 +176,7 @@ void runtime::thread_main(unsigned index, unsigned ring_entries) {
     pthread_sigmask(SIG_BLOCK, &async, nullptr);
     executor* ex = nullptr;
     try {
-        executors_[index] = std::make_unique<executor>(*this, index, ring_entries);
+        executors_[index] = std::make_unique<executor>(*this, index, ring_entries, backend_);
         ex = executors_[index].get();
     } catch (...) {
         std::lock_guard lock(phase_mu_);
@@ -391,6 +410,24 @@ std::size_t num_tasks() {
     return n;
 }
 
+backend_kind current_backend() noexcept {
+    detail::executor* ex = detail::this_executor;
+    return ex == nullptr ? backend_kind::automatic : ex->rt().backend();
+}
+
+namespace {
+
+const char* to_string(backend_kind b) noexcept {
+    switch (b) {
+    case backend_kind::automatic: return "auto";
+    case backend_kind::io_uring: return "io_uring";
+    case backend_kind::epoll: return "epoll";
+    }
+    return "?";
+}
+
+}  // namespace
+
 std::string dump_tasks() {
     detail::executor* ex = detail::this_executor;
     if (ex == nullptr)
@@ -402,7 +439,11 @@ std::string dump_tasks() {
         e.for_each_task([&](const detail::goroutine& g) { tasks.push_back(&g); });
     });
     std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->id < b->id; });
-    std::string out;
+    std::string out = "runtime: ";  // the header: the backend and the executors
+    out += to_string(ex->rt().backend());
+    out += " backend, ";
+    out += std::to_string(executors);
+    out += executors == 1 ? " executor\n" : " executors\n";
     for (const detail::goroutine* g : tasks) {
         out += "task ";
         out += std::to_string(g->id);

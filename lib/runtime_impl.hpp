@@ -52,7 +52,8 @@ class signal_hub;
 // The first line of a deadlock_error's what().
 inline constexpr const char* deadlock_header = "all tasks are asleep - deadlock!";
 
-// Thrown when no executor can start (the kernel refuses io_uring); what() is
+// Thrown when no executor can start (io_uring forced and refused, or a bad
+// RINGO_BACKEND); what() is
 // one line saying why and what to do.
 class backend_unavailable : public std::system_error {
 public:
@@ -115,6 +116,9 @@ public:
         activity_.fetch_add(1, std::memory_order_seq_cst);  // after the count: see enter_quiescent
     }
     unsigned executors() const noexcept { return static_cast<unsigned>(executors_.size()); }
+    // The backend every executor runs on (io_uring or epoll). Set once, by
+    // the first executor, before the others start.
+    backend_kind backend() const noexcept { return backend_; }
 
     // Runs main to completion (or deadlock) and tears everything down;
     // returns false on deadlock, with the task dump in `report`.
@@ -143,6 +147,7 @@ private:
     std::atomic<std::uint64_t> next_id_{1};
     std::vector<std::unique_ptr<executor>> executors_;  // fixed once run() starts
     std::vector<std::thread> threads_;
+    backend_kind backend_ = backend_kind::automatic;  // set once: executor 0's
     std::atomic<bool> stopping_{false};
     std::atomic<bool> tearing_down_{false};
     std::atomic<bool> deadlocked_{false};

@@ -14,6 +14,12 @@ ringo::task<int> returns(int code) { co_return code; }
 
 ringo::task<> returns_void() { co_return; }
 
+// Prints the backend it runs on ("io_uring" or "epoll") to stderr.
+ringo::task<> prints_backend() {
+    std::fputs(ringo::current_backend() == ringo::backend_kind::epoll ? "epoll\n" : "io_uring\n", stderr);
+    co_return;
+}
+
 ringo::task<> deadlocks() {
     ringo::chan<int> nobody(0);
     ringo::go([nobody]() -> ringo::task<> { co_await nobody.send(1); });  // blocked too
@@ -82,6 +88,8 @@ int main(int argc, char** argv) {
         return ringo::run_main(returns(7));
     if (std::strcmp(mode, "void") == 0)
         return ringo::run_main(returns_void());
+    if (std::strcmp(mode, "backend") == 0)
+        return ringo::run_main(prints_backend());
     if (std::strcmp(mode, "deadlock") == 0)
         return ringo::run_main(deadlocks());
     if (std::strcmp(mode, "panic-main") == 0)

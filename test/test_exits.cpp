@@ -22,11 +22,14 @@ const char* path_of(const char* var) {
     return p;
 }
 
-// Runs exits-prog MODE (under no-uring when `refused`): {status, stderr}.
-std::pair<int, std::string> run_prog(const char* mode, bool refused = false) {
+// Runs exits-prog MODE (under no-uring when `refused`, with RINGO_BACKEND
+// set to `backend` if not null): {status, stderr}.
+std::pair<int, std::string> run_prog(const char* mode, bool refused = false, const char* backend = nullptr) {
     std::string prog = path_of("RINGO_EXITS_PROG");
     std::string wrapper = refused ? path_of("RINGO_NO_URING") : "";
     return test::in_child([&] {
+        if (backend != nullptr)
+            ::setenv("RINGO_BACKEND", backend, 1);
         std::vector<char*> argv;
         if (refused)
             argv.push_back(wrapper.data());
@@ -118,8 +121,25 @@ TEST_CASE("a panic in another task prints its spawn site and exits 2") {
     CHECK(err.starts_with("panic: boom in a task\n\ntask 2 [running], created by go at test/exits_prog.cpp"));
 }
 
-TEST_CASE("a refused io_uring prints one line saying what to do and exits 1") {
-    auto [status, err] = run_prog("void", true);
+TEST_CASE("where io_uring is refused, the automatic backend runs on epoll, silently") {
+    for (const char* backend : {"auto", ""}) {
+        auto [status, err] = run_prog("backend", true, backend);
+        CHECK(status == 0);
+        CHECK(err == "epoll\n");
+    }
+    auto [status, err] = run_prog("backend", false, "epoll");
+    CHECK(status == 0);
+    CHECK(err == "epoll\n");
+}
+
+TEST_CASE("a bad RINGO_BACKEND prints one line and exits 1") {
+    auto [status, err] = run_prog("void", false, "kqueue");
+    CHECK(status == 1);
+    CHECK(err == "ringo: RINGO_BACKEND=kqueue is not a backend: use auto, io_uring or epoll\n");
+}
+
+TEST_CASE("io_uring forced where it is refused prints one line saying what to do and exits 1") {
+    auto [status, err] = run_prog("void", true, "io_uring");
     CHECK(status == 1);
     CHECK(err.starts_with("ringo: io_uring is not available: io_uring_setup failed: Operation not permitted"));
     CHECK(err.find("seccomp") != std::string::npos);

@@ -309,7 +309,8 @@ TEST_CASE("a peer reset is an error, not a crash") {
     }());
 }
 
-TEST_CASE("many concurrent loopback connections echo every byte") {
+// Many concurrent loopback connections echo every byte.
+static void echo_many(ringo::runtime_options opts) {
     raise_fd_limit();
     ringo::run([]() -> task<void> {
         auto [ln, err] = co_await net::listen("127.0.0.1:0");
@@ -349,10 +350,11 @@ TEST_CASE("many concurrent loopback connections echo every byte") {
         std::error_code gerr = co_await g.wait();
         CHECK_FALSE(gerr);
         CHECK(checked->load() == std::size_t(echo_conns));
-    }());
+    }(), opts);
 }
 
-TEST_CASE("a cancelled read either returns its bytes or ctx.err(): none is ever lost") {
+// A cancelled read either returns its bytes or ctx.err(): none is ever lost.
+static void cancelled_reads(ringo::runtime_options opts) {
     ringo::run([]() -> task<void> {
         auto [ln, err] = co_await net::listen("127.0.0.1:0");
         auto [client, derr] = co_await net::dial(ringo::background(), ln.addr());
@@ -389,10 +391,11 @@ TEST_CASE("a cancelled read either returns its bytes or ctx.err(): none is ever 
         CHECK(received == sent);
         CHECK(sent == 3 * rounds);
         MESSAGE(cancelled << " reads cancelled, every byte still received");
-    }());
+    }(), opts);
 }
 
-TEST_CASE("a cancelled accept either returns its connection or ctx.err(): no fd leaks") {
+// A cancelled accept either returns its connection or ctx.err(): no fd leaks.
+static void cancelled_accepts(ringo::runtime_options opts) {
     int before = open_fds();
     ringo::run([]() -> task<void> {
         auto [ln, err] = co_await net::listen("127.0.0.1:0");
@@ -422,8 +425,29 @@ TEST_CASE("a cancelled accept either returns its connection or ctx.err(): no fd 
             ++accepted;
         }
         CHECK(accepted == dialled);
-    }());
+    }(), opts);
     CHECK(open_fds() == before);  // every socket, accepted or not, was closed
+}
+
+TEST_CASE("many concurrent loopback connections echo every byte") {
+    echo_many({});
+}
+TEST_CASE("many concurrent loopback connections echo every byte, on the epoll backend") {
+    echo_many({.backend = ringo::backend_kind::epoll});
+}
+
+TEST_CASE("a cancelled read either returns its bytes or ctx.err(): none is ever lost") {
+    cancelled_reads({});
+}
+TEST_CASE("a cancelled read either returns its bytes or ctx.err(): none is ever lost, on the epoll backend") {
+    cancelled_reads({.backend = ringo::backend_kind::epoll});
+}
+
+TEST_CASE("a cancelled accept either returns its connection or ctx.err(): no fd leaks") {
+    cancelled_accepts({});
+}
+TEST_CASE("a cancelled accept either returns its connection or ctx.err(): no fd leaks, on the epoll backend") {
+    cancelled_accepts({.backend = ringo::backend_kind::epoll});
 }
 
 TEST_CASE("accept and read with a context show in the dump as [IO wait] at their call, not [select]") {

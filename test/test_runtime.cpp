@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -366,12 +367,15 @@ TEST_CASE("without a handler, an escaping exception is a Go panic: message, spaw
     CHECK(err.find("created by go at test/test_runtime.cpp:") != std::string::npos);
 }
 
-TEST_CASE("a kernel that refuses io_uring gives one clear error") {
+TEST_CASE("a kernel that refuses io_uring: automatic runs on epoll, io_uring forced gives one clear error") {
     auto [status, err] = test::in_child([] {
         if (!test::refuse_io_uring())  // as in a locked-down container
             std::_Exit(3);
+        auto seen = ringo::run([]() -> task<ringo::backend_kind> { co_return ringo::current_backend(); }());
+        if (seen != ringo::backend_kind::epoll)
+            std::_Exit(7);
         try {
-            ringo::run([]() -> task<void> { co_return; }());
+            ringo::run([]() -> task<void> { co_return; }(), ringo::runtime_options{.backend = ringo::backend_kind::io_uring});
         } catch (const std::system_error& e) {
             std::fputs(e.what(), stderr);
             std::_Exit(e.code().value() == EPERM ? 4 : 5);
@@ -381,6 +385,44 @@ TEST_CASE("a kernel that refuses io_uring gives one clear error") {
     CHECK(status == 4);
     CHECK(err.find("io_uring is not available") != std::string::npos);
     CHECK(err.find("Operation not permitted") != std::string::npos);
+}
+
+TEST_CASE("the backend asked for is the one every executor runs on, and the dump's header names it") {
+    for (auto kind : {ringo::backend_kind::epoll, ringo::backend_kind::automatic}) {
+        for (unsigned threads : {1u, 3u}) {
+            std::vector<ringo::backend_kind> seen;
+            std::string dump;
+            ringo::run(
+                [](std::vector<ringo::backend_kind>& out, std::string& d, unsigned n) -> task<void> {
+                    ringo::wait_group wg;
+                    std::mutex mu;
+                    for (unsigned i = 0; i < n; ++i) {
+                        wg.add(1);
+                        ringo::detail::go_pinned(i, [&]() -> task<void> {
+                            {
+                                std::lock_guard l(mu);
+                                out.push_back(ringo::current_backend());
+                            }
+                            wg.done();
+                            co_return;
+                        });
+                    }
+                    co_await wg.wait();
+                    d = ringo::dump_tasks();
+                }(seen, dump, threads),
+                ringo::runtime_options{.threads = threads, .backend = kind});
+            REQUIRE(seen.size() == threads);
+            CHECK(seen[0] != ringo::backend_kind::automatic);
+            if (kind == ringo::backend_kind::epoll)
+                CHECK(seen[0] == ringo::backend_kind::epoll);
+            for (auto b : seen)
+                CHECK(b == seen[0]);
+            std::string name = seen[0] == ringo::backend_kind::epoll ? "epoll" : "io_uring";
+            CHECK(dump.starts_with("runtime: " + name + " backend, " + std::to_string(threads) +
+                                   (threads == 1 ? " executor\n" : " executors\n")));
+        }
+    }
+    CHECK(ringo::current_backend() == ringo::backend_kind::automatic);  // outside run
 }
 
 }  // TEST_SUITE

@@ -24,6 +24,7 @@
 
 #include <ringo/ringo.hpp>
 
+#include "child.hpp"
 #include "watchdog.hpp"
 
 using namespace std::chrono_literals;
@@ -43,6 +44,7 @@ struct options {
     const char* threads = nullptr;   // RINGO_THREADS for the server
     rlim_t max_fds = 0;              // RLIMIT_NOFILE for the server, if not 0
     std::string app = "127.0.0.1:0";
+    bool refused = false;            // under test/no_uring: io_uring refused, as in a locked-down container
 };
 
 // Reads more of the server's output: false once it has ended.
@@ -69,11 +71,15 @@ std::optional<std::string> read_line(server_process& p, const std::string& what)
 }
 
 server_process spawn_server(const options& o) {
+    const char* wrapper = o.refused ? std::getenv("RINGO_NO_URING") : nullptr;
+    REQUIRE_MESSAGE((!o.refused || wrapper != nullptr), "RINGO_NO_URING must name test/no_uring");
     const char* exe = std::getenv("RINGO_SERVER");
     REQUIRE_MESSAGE(exe != nullptr, "RINGO_SERVER must name the server sample");
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     std::vector<std::string> args{exe, "--app", o.app, "--debug", "127.0.0.1:0"};
+    if (wrapper != nullptr)
+        args.insert(args.begin(), wrapper);
     args.insert(args.end(), o.args.begin(), o.args.end());
     std::vector<char*> argv;
     for (std::string& a : args)
@@ -92,7 +98,7 @@ server_process spawn_server(const options& o) {
         ::dup2(fds[1], 2);
         ::close(fds[0]);
         ::close(fds[1]);
-        ::execv(exe, argv.data());
+        ::execv(argv[0], argv.data());
         std::_Exit(127);
     }
     ::close(fds[1]);
@@ -573,6 +579,38 @@ TEST_CASE("a listen error names the address") {
         CHECK_MESSAGE(out.find("server: listen " + ln.addr() + ": Address already in use\n") != std::string::npos, out);
         ::close(srv.out);
     }());
+}
+
+TEST_CASE("where io_uring is refused, the server runs on epoll; with io_uring forced it exits 1 with one line") {
+    for (const char* threads : {"1", "4"}) {
+        server_process srv = start_server(options{{"--grace", "2s"}, threads, 0, "127.0.0.1:0", true});
+        std::string reply, dump;
+        ringo::run([](server_process& p, std::string& out, std::string& tasks) -> task<void> {
+            auto [c, err] = co_await ringo::net::dial(ringo::background(), p.app);
+            REQUIRE_FALSE(err);
+            out = co_await get(c, "/");
+            auto [d, derr] = co_await ringo::net::dial(ringo::background(), p.debug);
+            REQUIRE_FALSE(derr);
+            tasks = co_await get(d, "/debug/tasks");
+        }(srv, reply, dump));
+        CHECK(reply.starts_with("HTTP/1.1 200 OK"));
+        CHECK(reply.ends_with("hello from ringo\n"));
+        CHECK(dump.find("runtime: epoll backend") != std::string::npos);
+        ::kill(srv.pid, SIGTERM);
+        CHECK(wait_exit(srv.pid) == 0);
+        ::close(srv.out);
+    }
+    const char* exe = std::getenv("RINGO_SERVER");
+    const char* wrapper = std::getenv("RINGO_NO_URING");
+    REQUIRE(wrapper != nullptr);
+    auto [status, err] = test::in_child([&] {
+        ::setenv("RINGO_BACKEND", "io_uring", 1);
+        ::execl(wrapper, wrapper, exe, "--app", "127.0.0.1:0", "--debug", "127.0.0.1:0", nullptr);
+        std::_Exit(127);
+    });
+    CHECK(status == 1);
+    CHECK(err.starts_with("ringo: io_uring is not available: io_uring_setup failed: Operation not permitted"));
+    CHECK(err.find('\n') == err.size() - 1);  // one line
 }
 
 }  // TEST_SUITE

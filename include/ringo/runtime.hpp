@@ -7,10 +7,10 @@
 //   }
 //   int main() { return ringo::run_main(main_task()); }
 //
-// run_main() is Go's main(): it creates the executors (one io_uring per
-// thread), runs main's task and every task it spawns, and returns the exit
-// status once main's task returns, printing what Go prints on a panic or a
-// deadlock. run() does the same but returns main's value and throws instead.
+// run_main() is Go's main(): it creates the executors (one io_uring, or
+// epoll where io_uring is refused, per thread), runs main's task and every
+// task it spawns, and returns the exit status once main's task returns,
+// printing what Go prints on a panic or a deadlock. run() does the same but returns main's value and throws instead.
 // Tasks still alive at the end are destroyed, after every ring operation has
 // been cancelled and drained.
 #pragma once
@@ -29,6 +29,7 @@
 #include <utility>
 
 #include <ringo/blocking.hpp>
+#include <ringo/detail/backend_kind.hpp>
 #include <ringo/detail/executor.hpp>
 #include <ringo/detail/goroutine.hpp>
 #include <ringo/detail/outcome.hpp>
@@ -38,10 +39,26 @@
 
 namespace ringo {
 
+// The I/O backend (ringo/detail/backend_kind.hpp):
+//   enum class backend_kind { automatic, io_uring, epoll };
+// automatic (the default) runs on io_uring (Linux >= 5.19) and falls back,
+// silently, to epoll (any Linux 2.6.x+) when the kernel refuses io_uring
+// (io_uring_setup fails with EPERM, ENOSYS or EACCES: a seccomp profile such
+// as Docker's default one, gVisor, or sysctl kernel.io_uring_disabled). The
+// environment variable RINGO_BACKEND=auto|io_uring|epoll overrides
+// automatic. Forcing io_uring where it is refused makes run() throw and
+// run_main() exit 1 with one line saying what to do. Both backends have the
+// same API and semantics (cancelled I/O returns its real result if it
+// completed). All the executors of a runtime use the same backend.
 struct runtime_options {
     unsigned threads = 0;        // 0: RINGO_THREADS env var, else 1
-    unsigned ring_entries = 256;  // submission queue size of each executor's ring
+    unsigned ring_entries = 256;  // submission queue size of each executor's ring (io_uring)
+    backend_kind backend = backend_kind::automatic;
 };
+
+// Inside run(): the backend in use, io_uring or epoll (the task dump's
+// header names it too). Outside run(): automatic. Any thread of the runtime.
+backend_kind current_backend() noexcept;
 
 // Raised by run() when main is blocked and no task can ever run again (no
 // runnable task, no pending timer, I/O, signal watch or blocking() call).
@@ -104,7 +121,8 @@ int run_root_go(root main, main_result_base& out, const runtime_options& opts, c
 
 // Runs `main` and every task it spawns; returns main's value or rethrows its
 // exception. Throws deadlock_error on a deadlock, and a std::system_error
-// saying so if the kernel refuses io_uring. Not reentrant: calling run() from
+// saying so if io_uring is forced (runtime_options::backend, RINGO_BACKEND)
+// and the kernel refuses it. Not reentrant: calling run() from
 // inside a task is a panic_error. For a program that should end as a Go
 // program does, use run_main.
 template <class T>
@@ -123,8 +141,8 @@ T run(task<T> main, runtime_options opts = {}, std::source_location site = std::
 //     once with status 2 and the same report, as without run_main);
 //   - 2 on a deadlock: "fatal error: all goroutines are asleep - deadlock!"
 //     and the task dump;
-//   - 1 when no executor can start (io_uring refused): one line saying why
-//     and what to do.
+//   - 1 when no executor can start (io_uring forced and refused, or a bad
+//     RINGO_BACKEND): one line saying why and what to do.
 inline int run_main(task<int> main, runtime_options opts = {},
                     std::source_location site = std::source_location::current()) {
     detail::main_result<int> out;

@@ -2,7 +2,8 @@
 //
 // An executor owns a FIFO run queue with a run-next slot, a remote queue that
 // other threads push wake-ups onto, a timer heap, the task registry and a
-// ring (lib/ring.hpp: all of io_uring lives there; primitives never see it).
+// ring (lib/ring.hpp: the I/O backend, io_uring or epoll; primitives never
+// see it).
 // Its loop (lib/executor.cpp) runs tasks, polls the ring, takes what other
 // threads posted, fires timers, steals work when it has none, and sleeps in
 // the ring.
@@ -41,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <ringo/detail/backend_kind.hpp>
 #include <ringo/detail/goroutine.hpp>
 #include <ringo/detail/intrusive_list.hpp>
 #include <ringo/detail/posted_work.hpp>
@@ -70,7 +72,9 @@ inline std::atomic<std::uint64_t> runtimes_ended{0};
 
 class executor {
 public:
-    executor(runtime& rt, unsigned index, unsigned ring_entries);
+    // Makes the executor's I/O backend: `backend` as make_ring (lib/ring.hpp)
+    // takes it (the runtime passes executor 0's choice to the others).
+    executor(runtime& rt, unsigned index, unsigned ring_entries, backend_kind backend);
     ~executor();
     executor(const executor&) = delete;
     executor& operator=(const executor&) = delete;
@@ -164,6 +168,8 @@ public:
     // once, so that fd may be closed right after).
     void cancel_fd(int fd);
     std::uint32_t pending_io() const noexcept;
+    // The backend this executor's ring is: io_uring or epoll. Set once.
+    backend_kind backend() const noexcept;
 
     // Timers armed here (sleeps included): num_timers(). Any thread.
     std::size_t timer_count() const noexcept { return armed_timers_.load(std::memory_order_relaxed); }
