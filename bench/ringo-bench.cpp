@@ -32,14 +32,21 @@ double ns_since(clk::time_point start, double ops) {
     return std::chrono::duration<double, std::nano>(clk::now() - start).count() / ops;
 }
 
-// pingpong_roundtrip: two tasks, two unbuffered channels a->b->a.
-task<double> pingpong() {
+// pingpong_roundtrip: two tasks, two unbuffered channels a->b->a. The
+// partner is started with go() (it runs where the scheduler puts it), or,
+// for pingpong_roundtrip_t2, pinned on executor 1: main is on executor 0,
+// so every hand-off crosses threads.
+task<void> echo(chan<int> in, chan<int> out) {
+    while (auto v = co_await in.recv())
+        co_await out.send(*v);
+}
+task<double> pingpong_with(bool cross_thread) {
     constexpr int n = 1'000'000;
     chan<int> ping(0), pong(0);
-    ringo::go([](chan<int> in, chan<int> out) -> task<void> {
-        while (auto v = co_await in.recv())
-            co_await out.send(*v);
-    }, ping, pong);
+    if (cross_thread)
+        ringo::detail::go_pinned(1, echo(ping, pong));
+    else
+        ringo::go(echo, ping, pong);
     auto start = clk::now();
     for (int i = 0; i < n; ++i) {
         co_await ping.send(i);
@@ -49,6 +56,8 @@ task<double> pingpong() {
     ping.close();
     co_return ns;
 }
+task<double> pingpong() { return pingpong_with(false); }
+task<double> pingpong_cross_thread() { return pingpong_with(true); }
 
 // spsc_cap128: 5,000,000 ints through a capacity-128 channel.
 task<double> spsc() {
@@ -402,7 +411,8 @@ const std::vector<workload>& workloads() {
         {"timer_lateness_p50", [] { return lateness(0.50); }},
         {"timer_lateness_p99", [] { return lateness(0.99); }},
         {"cpu_fanout", cpu_fanout},
-        {"pingpong_roundtrip_t2", pingpong, 2},
+        {"pingpong_roundtrip_t2", pingpong_cross_thread, 2},
+        {"pingpong_spawned_t2", pingpong, 2},
         {"mpmc_4x4_cap64_t2", mpmc, 2},
         {"select4_recv_t2", select4, 2},
         {"spawn_join_t2", spawn_join, 2},
