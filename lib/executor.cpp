@@ -29,6 +29,8 @@ constexpr unsigned runnext_limit = 64;
 // How long an idle executor polls for work from other threads before it
 // sleeps (iterations of a pause instruction: tens of microseconds).
 constexpr int spin_limit = 4000;
+// How many pauses of that spin between two looks at the other executors.
+constexpr int spin_check_others = 64;
 // How long a run-next task waits in an executor that keeps running one
 // task before a thief takes it (Go: a few microseconds, with preemption to
 // back it; ringo has no preemption, so a little longer).
@@ -179,17 +181,35 @@ public:
         return e_.runnext_.load(std::memory_order_relaxed) != nullptr || !queue_empty();
     }
 
-    // Moves wake-ups pushed by other threads to the local queue, in push order.
+    // Moves wake-ups pushed by other threads to the local queue, in push
+    // order, under one lock. Idle executors are offered the work only when
+    // this one now has more than it can run at once: a lone wake-up is run
+    // here, and waking another executor for it would only make it look.
     bool take_remote() noexcept {
         auto link = [](goroutine* g) -> goroutine*& { return g->run_link.next; };
         goroutine* reversed = oldest_first(e_.remote_.exchange(nullptr, std::memory_order_acquire), link);
         if (reversed == nullptr)
             return false;
-        while (reversed != nullptr) {
-            goroutine* next = link(reversed);
-            e_.push_back_local(reversed);
-            reversed = next;
+        if (!e_.shared_) {
+            while (goroutine* g = reversed) {
+                reversed = link(g);
+                e_.local_.push_back(g);
+            }
+            return true;
         }
+        std::uint32_t queued;
+        {
+            std::lock_guard lock(e_.queue_lock_);
+            queued = e_.queued_.load(std::memory_order_relaxed);
+            while (goroutine* g = reversed) {
+                reversed = link(g);
+                e_.local_.push_back(g);
+                ++queued;
+            }
+            e_.queued_.store(queued, std::memory_order_relaxed);
+        }
+        if (queued > 1 || e_.runnext_.load(std::memory_order_relaxed) != nullptr)
+            e_.rt_.offer_work(e_);
         return true;
     }
 
@@ -267,6 +287,14 @@ public:
     // thread or the nearest timer. Returns false when nothing can ever wake
     // this executor again (deadlock).
     bool wait() noexcept {
+        // With other executors about, spin a moment first: a wake-up from
+        // one of them often follows within microseconds, and sleeping costs
+        // a system call on both sides. Work to steal ends the wait too. The
+        // spin writes nothing shared and reads the other executors' queues
+        // only now and then (each look pulls in lines their owners write).
+        bool shared = e_.shared_;
+        if (shared && spin_found_work())
+            return !e_.rt_.deadlocked();
         // pending_blocking_ is read before remote_: a helper thread pushes its
         // wake-up before it stops counting, so one of the two shows it.
         bool may_wake = r_.pending() != 0 || !e_.timers_.empty() ||
@@ -280,14 +308,6 @@ public:
                 return false;
             quiescent = true;
         }
-        // With other executors about, spin a moment first: a wake-up from
-        // one of them often follows within microseconds, and sleeping costs
-        // a system call on both sides. Work to steal ends the wait too.
-        bool shared = e_.shared_;
-        if (shared)
-            for (int spin = 0; spin < spin_limit && nothing_posted() && !e_.rt_.stopping() && !work_elsewhere(nullptr);
-                 ++spin)
-                cpu_relax();
         // The sleep handshake with offer_work(): sleeping_ is set before the
         // last look at the other queues, and offer_work() looks at sleeping_
         // after its push, so one of the two sees the other.
@@ -314,6 +334,20 @@ public:
 
 private:
     bool nothing_posted() const noexcept { return !e_.has_posted(); }
+
+    // Spins up to spin_limit pauses; true as soon as something is posted
+    // here, the runtime stops or another executor has tasks to steal. (It
+    // does not look at this executor's ring or timers: the spin is short.)
+    bool spin_found_work() noexcept {
+        for (int spin = 1; spin <= spin_limit; ++spin) {
+            if (!nothing_posted() || e_.rt_.stopping())
+                return true;
+            if (spin % spin_check_others == 0 && work_elsewhere(nullptr))
+                return true;
+            cpu_relax();
+        }
+        return false;
+    }
 
     bool queue_empty() const noexcept {
         return e_.shared_ ? e_.queued_.load(std::memory_order_relaxed) == 0 : e_.local_.empty();
@@ -361,10 +395,14 @@ private:
     // (no switch) for runnext_patience with that task waiting all along.
     bool steal_runnext(executor& victim) noexcept {
         goroutine* g = victim.runnext_.load(std::memory_order_acquire);
+        runnext_seen& seen = seen_[victim.index()];
+        if (g == nullptr) {  // the common case, without the clock or the victim's switch count
+            seen = {};
+            return false;
+        }
         std::uint64_t switches = victim.switches_.load(std::memory_order_acquire);
         auto now = steady_clock::now();
-        runnext_seen& seen = seen_[victim.index()];
-        if (g == nullptr || seen.task != g || seen.switches != switches) {
+        if (seen.task != g || seen.switches != switches) {
             seen = {g, switches, now};
             return false;
         }

@@ -36,15 +36,19 @@ struct stats {
     long counter = 0, locked = 0, tried = 0, try_failed = 0, timed_out = 0;
 };
 
+// With threads > 1 the workers run in parallel: everything they share is
+// touched only under the lock (their try_lock counts are kept locally and
+// added under it at the end).
 ringo::task<void> worker(int id, long rounds, chan_mutex& mu, stats& st, ringo::wait_group& wg) {
+    long tried = 0, try_failed = 0;
     for (long i = 0; i < rounds; ++i) {
         if (id % 2 == 0) {
             co_await mu.lock();
             ++st.locked;
         } else {
-            ++st.tried;
+            ++tried;
             if (!mu.try_lock()) {
-                ++st.try_failed;
+                ++try_failed;
                 co_await ringo::yield();
                 continue;
             }
@@ -54,6 +58,10 @@ ringo::task<void> worker(int id, long rounds, chan_mutex& mu, stats& st, ringo::
         st.counter = seen + 1;    // not lost: nobody else got in
         mu.unlock();
     }
+    co_await mu.lock();
+    st.tried += tried;
+    st.try_failed += try_failed;
+    mu.unlock();
     wg.done();
 }
 
