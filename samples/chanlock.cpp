@@ -99,13 +99,14 @@ ringo::task<int> chanlock_main(long workers, long rounds, std::chrono::nanosecon
 int main(int argc, char** argv) {
     long workers = 8, rounds = 1000;
     std::chrono::nanoseconds hold = 5ms, timeout = 2ms;
-    flags::parse(argc, argv, "chanlock: a mutex made of a capacity-1 channel, with try_lock and lock-with-timeout",
-                 {{"workers", "workers incrementing the counter (default 8)", &workers},
-                  {"rounds", "increments per worker (default 1000)", &rounds},
-                  {"hold", "how long the holder keeps the lock in the timeout demo (default 5ms)", nullptr, &hold},
-                  {"timeout", "lock_for timeout in the demo (default 2ms)", nullptr, &timeout}});
+    flags::set fs("chanlock: a mutex made of a capacity-1 channel, with try_lock and lock-with-timeout");
+    fs.int_var("workers", workers, "workers incrementing the counter");
+    fs.int_var("rounds", rounds, "increments per worker");
+    fs.duration_var("hold", hold, "how long the holder keeps the lock in the timeout demo", flags::range::non_negative);
+    fs.duration_var("timeout", timeout, "lock_for timeout in the demo", flags::range::non_negative);
+    fs.parse_or_exit(argc, argv);
     if (workers < 1 || rounds < 1) {
-        std::fprintf(stderr, "chanlock: --workers and --rounds must be positive\n");
+        std::fprintf(stderr, "chanlock: -workers and -rounds must be positive\n");
         return 2;
     }
     return ringo::run_main(chanlock_main(workers, rounds, hold, timeout));

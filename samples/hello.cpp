@@ -5,10 +5,9 @@
 #include <ringo/ringo.hpp>
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
+#include "flags.hpp"
 #include "settle.hpp"
 
 namespace {
@@ -53,16 +52,11 @@ ringo::task<int> hello_main(int tasks) {
 
 int main(int argc, char** argv) {
     int tasks = 5;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--tasks") == 0 && i + 1 < argc) {
-            tasks = std::atoi(argv[++i]);
-        } else {
-            std::fprintf(stderr, "usage: hello [--tasks N]   (N workers, default 5)\n");
-            return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
-        }
-    }
+    flags::set fs("hello: the first ringo program: tasks, a channel and the task dump");
+    fs.int_var("tasks", tasks, "workers to spawn, 1 to 30");
+    fs.parse_or_exit(argc, argv);
     if (tasks < 1 || tasks > 30) {
-        std::fprintf(stderr, "hello: --tasks must be between 1 and 30\n");
+        std::fprintf(stderr, "hello: -tasks must be between 1 and 30\n");
         return 2;
     }
     return ringo::run_main(hello_main(tasks));

@@ -51,12 +51,13 @@ ringo::task<int> leak_main(long requests, nanoseconds timeout, nanoseconds work)
 int main(int argc, char** argv) {
     long requests = 10;
     nanoseconds timeout = 1ms, work = 5ms;
-    flags::parse(argc, argv, "leak: the forgotten-sender goroutine leak, shown by the task dump, and its fix",
-                 {{"requests", "requests to make (default 10)", &requests},
-                  {"timeout", "how long a request waits for its result (default 1ms)", nullptr, &timeout},
-                  {"work", "how long a result takes (default 5ms)", nullptr, &work}});
+    flags::set fs("leak: the forgotten-sender goroutine leak, shown by the task dump, and its fix");
+    fs.int_var("requests", requests, "requests to make");
+    fs.duration_var("timeout", timeout, "how long a request waits for its result", flags::range::non_negative);
+    fs.duration_var("work", work, "how long a result takes", flags::range::non_negative);
+    fs.parse_or_exit(argc, argv);
     if (requests < 1) {
-        std::fprintf(stderr, "leak: --requests must be positive\n");
+        std::fprintf(stderr, "leak: -requests must be positive\n");
         return 2;
     }
     return ringo::run_main(leak_main(requests, timeout, work));

@@ -79,13 +79,14 @@ ringo::task<int> pipeline_main(long numbers, long workers, long take, std::chron
 int main(int argc, char** argv) {
     long numbers = 1000, workers = 4, take = 100;
     std::chrono::nanoseconds work = 50us;
-    flags::parse(argc, argv, "pipeline: generator -> fan-out -> fan-in, cancelled early through a context",
-                 {{"numbers", "numbers the generator can produce (default 1000)", &numbers},
-                  {"workers", "squaring workers (default 4)", &workers},
-                  {"take", "results main takes before cancelling (default 100)", &take},
-                  {"work", "time each square takes (default 50us)", nullptr, &work}});
+    flags::set fs("pipeline: generator -> fan-out -> fan-in, cancelled early through a context");
+    fs.int_var("numbers", numbers, "numbers the generator can produce");
+    fs.int_var("workers", workers, "squaring workers");
+    fs.int_var("take", take, "results main takes before cancelling");
+    fs.duration_var("work", work, "time each square takes", flags::range::non_negative);
+    fs.parse_or_exit(argc, argv);
     if (numbers < 1 || workers < 1 || take < 1) {
-        std::fprintf(stderr, "pipeline: --numbers, --workers and --take must be positive\n");
+        std::fprintf(stderr, "pipeline: -numbers, -workers and -take must be positive\n");
         return 2;
     }
     return ringo::run_main(pipeline_main(numbers, workers, take, work));

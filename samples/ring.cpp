@@ -50,10 +50,12 @@ ringo::task<int> ring_main(long tasks, long laps) {
 
 int main(int argc, char** argv) {
     long tasks = 1000, laps = 1000;
-    flags::parse(argc, argv, "ring: pass a token around a ring of tasks connected by channels",
-                 {{"tasks", "tasks in the ring (default 1000)", &tasks}, {"laps", "laps of the token (default 1000)", &laps}});
+    flags::set fs("ring: pass a token around a ring of tasks connected by channels");
+    fs.int_var("tasks", tasks, "tasks in the ring");
+    fs.int_var("laps", laps, "laps of the token");
+    fs.parse_or_exit(argc, argv);
     if (tasks < 1 || laps < 1) {
-        std::fprintf(stderr, "ring: --tasks and --laps must be positive\n");
+        std::fprintf(stderr, "ring: -tasks and -laps must be positive\n");
         return 2;
     }
     return ringo::run_main(ring_main(tasks, laps));

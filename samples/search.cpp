@@ -84,13 +84,14 @@ ringo::task<int> search_main(long queries, long replicas, nanoseconds timeout, n
 int main(int argc, char** argv) {
     long queries = 5, replicas = 2;
     nanoseconds timeout = 80ms, slowest = 100ms;
-    flags::parse(argc, argv, "search: fan-out to replicated backends with a time.After deadline",
-                 {{"queries", "queries to run (default 5)", &queries},
-                  {"replicas", "replicas per backend; the first reply wins (default 2)", &replicas},
-                  {"timeout", "deadline per query (default 80ms)", nullptr, &timeout},
-                  {"slowest", "backends answer within [0, slowest) (default 100ms)", nullptr, &slowest}});
+    flags::set fs("search: fan-out to replicated backends with a time.After deadline");
+    fs.int_var("queries", queries, "queries to run");
+    fs.int_var("replicas", replicas, "replicas per backend; the first reply wins");
+    fs.duration_var("timeout", timeout, "deadline per query", flags::range::non_negative);
+    fs.duration_var("slowest", slowest, "backends answer within [0, slowest)", flags::range::positive);
+    fs.parse_or_exit(argc, argv);
     if (queries < 1 || replicas < 1) {
-        std::fprintf(stderr, "search: --queries and --replicas must be positive\n");
+        std::fprintf(stderr, "search: -queries and -replicas must be positive\n");
         return 2;
     }
     return ringo::run_main(search_main(queries, replicas, timeout, slowest));

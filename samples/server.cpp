@@ -261,7 +261,7 @@ ringo::task<void> watch_signals(ringo::recv_chan<int> sigs, ringo::recv_chan<std
             break;
         if (first)
             std::printf("signal %s: shutting down (grace %s, %d requests in flight)\n", signal_name(*sig).c_str(),
-                        flags::format(grace).c_str(), in_flight.load(std::memory_order_relaxed));
+                        ringo::format_duration(grace).c_str(), in_flight.load(std::memory_order_relaxed));
         else
             std::printf("signal %s: already shutting down (%d requests in flight)\n", signal_name(*sig).c_str(),
                         in_flight.load(std::memory_order_relaxed));
@@ -316,28 +316,19 @@ ringo::task<int> server_main(std::string app_addr, std::string debug_addr, confi
 int main(int argc, char** argv) {
     std::string app_addr = "127.0.0.1:8080", debug_addr = "127.0.0.1:8081";
     config cfg;
-    // flags.hpp handles numbers and durations; the two addresses are parsed here.
-    std::vector<char*> rest{argv[0]};
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        if ((a == "--app" || a == "--debug") && i + 1 < argc)
-            (a == "--app" ? app_addr : debug_addr) = argv[++i];
-        else
-            rest.push_back(argv[i]);
-    }
-    flags::parse(static_cast<int>(rest.size()), rest.data(),
-                 "server: app + debug HTTP servers under one errgroup, graceful shutdown on SIGINT/SIGTERM\n"
-                 "  --app ADDR       app server address (default 127.0.0.1:8080)\n"
-                 "  --debug ADDR     debug server address: /debug/tasks, /debug/fail (default 127.0.0.1:8081)",
-                 {{"grace", "how long requests in flight may take to finish (default 5s)", nullptr, &cfg.grace},
-                  {"read-header-timeout", "a request head must arrive within (default 10s)", nullptr,
-                   &cfg.read_header_timeout},
-                  {"idle-timeout", "a keep-alive connection waits for its next request (default 2m)", nullptr,
-                   &cfg.idle_timeout},
-                  {"write-timeout", "writing a response may take (default 30s)", nullptr, &cfg.write_timeout},
-                  {"max-header-bytes", "the largest request head (default 1048576)", &cfg.max_header_bytes}});
+    flags::set fs("server: app + debug HTTP servers under one errgroup, graceful shutdown on SIGINT/SIGTERM");
+    fs.string_var("app", app_addr, "app server `address`");
+    fs.string_var("debug", debug_addr, "debug server `address`: /debug/tasks, /debug/fail");
+    fs.duration_var("grace", cfg.grace, "how long requests in flight may take to finish", flags::range::non_negative);
+    fs.duration_var("read-header-timeout", cfg.read_header_timeout, "a request head must arrive within",
+                    flags::range::positive);
+    fs.duration_var("idle-timeout", cfg.idle_timeout, "a keep-alive connection waits for its next request",
+                    flags::range::positive);
+    fs.duration_var("write-timeout", cfg.write_timeout, "writing a response may take", flags::range::positive);
+    fs.int_var("max-header-bytes", cfg.max_header_bytes, "the largest request head");
+    fs.parse_or_exit(argc, argv);
     if (cfg.max_header_bytes <= 0) {
-        std::fprintf(stderr, "server: --max-header-bytes must be positive\n");
+        std::fprintf(stderr, "server: -max-header-bytes must be positive\n");
         return 2;
     }
     return ringo::run_main(server_main(app_addr, debug_addr, cfg));

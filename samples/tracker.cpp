@@ -112,17 +112,17 @@ ringo::task<int> tracker_main(options o) {
 
 int main(int argc, char** argv) {
     options o;
-    flags::parse(argc, argv,
-                 "tracker: a bounded event queue with a bounded shutdown (Go's \"never start a goroutine without\n"
-                 "knowing when it will stop\"). Try --work 20ms --deadline 50ms to see the deadline hit.",
-                 {{"events", "events to send (default 20)", &o.events},
-                  {"producers", "tasks sending events (default 4)", &o.producers},
-                  {"queue", "queue capacity (default 5)", &o.queue},
-                  {"work", "time to handle one event (default 2ms)", nullptr, &o.work},
-                  {"event-timeout", "how long an event may wait for room (default 10ms)", nullptr, &o.event_timeout},
-                  {"deadline", "shutdown deadline (default 100ms)", nullptr, &o.deadline}});
+    flags::set fs("tracker: a bounded event queue with a bounded shutdown (Go's \"never start a goroutine without\n"
+                  "knowing when it will stop\"). Try -work 20ms -deadline 50ms to see the deadline hit.");
+    fs.int_var("events", o.events, "events to send");
+    fs.int_var("producers", o.producers, "tasks sending events");
+    fs.int_var("queue", o.queue, "queue capacity");
+    fs.duration_var("work", o.work, "time to handle one event", flags::range::non_negative);
+    fs.duration_var("event-timeout", o.event_timeout, "how long an event may wait for room", flags::range::non_negative);
+    fs.duration_var("deadline", o.deadline, "shutdown deadline", flags::range::non_negative);
+    fs.parse_or_exit(argc, argv);
     if (o.events < 0 || o.producers < 1 || o.queue < 0) {
-        std::fprintf(stderr, "tracker: --events >= 0, --producers >= 1 and --queue >= 0 please\n");
+        std::fprintf(stderr, "tracker: -events >= 0, -producers >= 1 and -queue >= 0 please\n");
         return 2;
     }
     return ringo::run_main(tracker_main(o));

@@ -6,6 +6,7 @@
 #include <ringo/blocking.hpp>
 #include <ringo/chan.hpp>
 #include <ringo/context.hpp>
+#include <ringo/duration.hpp>
 #include <ringo/errgroup.hpp>
 #include <ringo/errors.hpp>
 #include <ringo/net.hpp>
