@@ -141,7 +141,7 @@ def generate(page, out, label):
         src.append('        std::puts("%d %d %d");' % (b.number, b.line, b.exit))
     src.append('        return 0;')
     src.append('    }')
-    src.append('    const int block = argc >= 2 ? std::atoi(argv[1]) : 0;')
+    src.append('    [[maybe_unused]] const int block = argc >= 2 ? std::atoi(argv[1]) : 0;')
     src.append('    if (argc >= 2) {  // the block sees its own arguments only')
     src.append('        argv[1] = argv[0];')
     src.append('        --argc;')
