@@ -1,9 +1,12 @@
 // ringo-bench: the workloads of bench/WORKLOADS.md.
 //
-//   ringo-bench [WORKLOAD...]     (none: all)
+//   ringo-bench [--repeat N] [WORKLOAD...]     (no workload: all)
+//   ringo-bench --list                         (NAME UNIT of every workload)
 //
-// Prints one line per workload on stdout, "NAME NS_PER_OP" (idle_tasks_1m:
-// "NAME BYTES_PER_TASK"); notes go to stderr. Build in release mode.
+// Runs each workload N times (default 1) and prints one line per workload
+// on stdout, "NAME VALUE UNIT", VALUE being the median of the N runs and
+// UNIT what it counts (ns/roundtrip, ns/msg, ns/task, bytes/task, ...);
+// notes go to stderr. Build in release mode.
 #include <ringo/ringo.hpp>
 
 #include <malloc.h>
@@ -15,6 +18,7 @@
 #include <memory>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -392,50 +396,101 @@ task<double> hol_latency() {
 
 struct workload {
     const char* name;
+    const char* unit;
     std::function<task<double>()> body;
     unsigned threads = 1;
 };
 
 const std::vector<workload>& workloads() {
     static const std::vector<workload> all = {
-        {"pingpong_roundtrip", pingpong}, {"spsc_cap128", spsc},     {"mpmc_4x4_cap64", mpmc},
-        {"select4_recv", select4},        {"spawn_join", spawn_join}, {"idle_tasks_1m", idle_tasks},
-        {"select_with_after", select_with_after},
-        {"cancel_tree", cancel_tree},
-        {"pending_timers_1m", pending_timers},
-        {"wait_group_spawn", wait_group_spawn},
-        {"errgroup_go", errgroup_go},
-        {"mutex_uncontended", mutex_uncontended},
-        {"mutex_contended_4", mutex_contended},
-        {"sleep_many_wall", sleep_many},
-        {"timer_lateness_p50", [] { return lateness(0.50); }},
-        {"timer_lateness_p99", [] { return lateness(0.99); }},
-        {"cpu_fanout", cpu_fanout},
-        {"pingpong_roundtrip_t2", pingpong_cross_thread, 2},
-        {"pingpong_spawned_t2", pingpong, 2},
-        {"mpmc_4x4_cap64_t2", mpmc, 2},
-        {"select4_recv_t2", select4, 2},
-        {"spawn_join_t2", spawn_join, 2},
-        {"cpu_fanout_t2", cpu_fanout, 2},
-        {"hol_latency_t2", hol_latency, 2},
-        {"wake_latency_asleep_p50", [] { return wake_latency(true, 0.50); }, 2},
-        {"wake_latency_asleep_p99", [] { return wake_latency(true, 0.99); }, 2},
-        {"wake_latency_awake_p50", [] { return wake_latency(false, 0.50); }, 2},
-        {"wake_latency_awake_p99", [] { return wake_latency(false, 0.99); }, 2},
+        {"pingpong_roundtrip", "ns/roundtrip", pingpong},
+        {"spsc_cap128", "ns/msg", spsc},
+        {"mpmc_4x4_cap64", "ns/msg", mpmc},
+        {"select4_recv", "ns/select", select4},
+        {"spawn_join", "ns/task", spawn_join},
+        {"idle_tasks_1m", "bytes/task", idle_tasks},
+        {"select_with_after", "ns/op", select_with_after},
+        {"cancel_tree", "ns/task", cancel_tree},
+        {"pending_timers_1m", "bytes/timer", pending_timers},
+        {"wait_group_spawn", "ns/task", wait_group_spawn},
+        {"errgroup_go", "ns/task", errgroup_go},
+        {"mutex_uncontended", "ns/lock", mutex_uncontended},
+        {"mutex_contended_4", "ns/lock", mutex_contended},
+        {"sleep_many_wall", "ns/task", sleep_many},
+        {"timer_lateness_p50", "ns/late", [] { return lateness(0.50); }},
+        {"timer_lateness_p99", "ns/late", [] { return lateness(0.99); }},
+        {"cpu_fanout", "ns/task", cpu_fanout},
+        {"pingpong_roundtrip_t2", "ns/roundtrip", pingpong_cross_thread, 2},
+        {"pingpong_spawned_t2", "ns/roundtrip", pingpong, 2},
+        {"mpmc_4x4_cap64_t2", "ns/msg", mpmc, 2},
+        {"select4_recv_t2", "ns/select", select4, 2},
+        {"spawn_join_t2", "ns/task", spawn_join, 2},
+        {"cpu_fanout_t2", "ns/task", cpu_fanout, 2},
+        {"hol_latency_t2", "ns/burst", hol_latency, 2},
+        {"wake_latency_asleep_p50", "ns/wakeup", [] { return wake_latency(true, 0.50); }, 2},
+        {"wake_latency_asleep_p99", "ns/wakeup", [] { return wake_latency(true, 0.99); }, 2},
+        {"wake_latency_awake_p50", "ns/wakeup", [] { return wake_latency(false, 0.50); }, 2},
+        {"wake_latency_awake_p99", "ns/wakeup", [] { return wake_latency(false, 0.99); }, 2},
     };
     return all;
+}
+
+// Forget the samples that the percentile workloads share (timer_lateness_*,
+// wake_latency_*), so that each repetition measures afresh.
+void forget_samples() {
+    lateness_ns.clear();
+    wake_asleep_ns.clear();
+    wake_awake_ns.clear();
+}
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    std::size_t mid = values.size() / 2;
+    return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+int usage(int status) {
+    std::fprintf(stderr, "usage: ringo-bench [--repeat N] [WORKLOAD...]\nworkloads:");
+    for (const auto& w : workloads())
+        std::fprintf(stderr, " %s", w.name);
+    std::fprintf(stderr, "\n");
+    return status;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::vector<std::string_view> wanted(argv + 1, argv + argc);
-    if (!wanted.empty() && (wanted[0] == "--help" || wanted[0] == "-h")) {
-        std::fprintf(stderr, "usage: ringo-bench [WORKLOAD...]\nworkloads:");
-        for (const auto& w : workloads())
-            std::fprintf(stderr, " %s", w.name);
-        std::fprintf(stderr, "\n");
-        return 0;
+    int repeat = 1;
+    std::vector<std::string_view> wanted;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h")
+            return usage(0);
+        if (arg == "--list") {  // the workload names, one a line (for bench/compare)
+            for (const auto& w : workloads())
+                std::printf("%s %s\n", w.name, w.unit);
+            return 0;
+        }
+        if (arg == "--repeat" || arg.starts_with("--repeat=")) {
+            std::string value;
+            if (arg != "--repeat")
+                value = arg.substr(9);
+            else if (i + 1 < argc)
+                value = argv[++i];
+            char* end = nullptr;
+            long n = std::strtol(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || n < 1 || n > 1000) {
+                std::fprintf(stderr, "ringo-bench: --repeat wants a count from 1 to 1000, not '%s'\n", value.c_str());
+                return 2;
+            }
+            repeat = int(n);
+            continue;
+        }
+        if (arg.starts_with("-")) {
+            std::fprintf(stderr, "ringo-bench: unknown option '%s'\n", argv[i]);
+            return usage(2);
+        }
+        wanted.push_back(arg);
     }
     for (std::string_view name : wanted) {
         bool known = false;
@@ -453,8 +508,12 @@ int main(int argc, char** argv) {
             run_it = run_it || name == w.name;
         if (!run_it)
             continue;
-        double v = ringo::run(w.body(), ringo::runtime_options{.threads = w.threads});
-        std::printf("%s %.1f\n", w.name, v);
+        std::vector<double> values;
+        for (int r = 0; r < repeat; ++r) {
+            forget_samples();
+            values.push_back(ringo::run(w.body(), ringo::runtime_options{.threads = w.threads}));
+        }
+        std::printf("%s %.1f %s\n", w.name, median(values), w.unit);
         std::fflush(stdout);
     }
     return 0;
