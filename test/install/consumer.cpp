@@ -1,5 +1,7 @@
-// Installed-package check (CMake): one task sends over a channel, another
-// receives. Exits 0 only if the received value is the one sent.
+// Installed-package check, built once through CMake's find_package(ringo)
+// and once through pkg-config as C++23 (./dev test): one task sends over a
+// channel, another receives. Exits 0 only if the received value is the one
+// sent. The route is named by INSTALL_ROUTE.
 #include <ringo/ringo.hpp>
 
 #include <cstdio>
@@ -21,6 +23,6 @@ ringo::task<int> main_task() {
 
 int main() {
     int status = ringo::run_main(main_task());
-    std::printf("install check (cmake): %s\n", status == 0 ? "OK" : "FAIL");
+    std::printf("install check (%s): %s\n", INSTALL_ROUTE, status == 0 ? "OK" : "FAIL");
     return status;
 }
