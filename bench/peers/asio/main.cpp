@@ -332,7 +332,13 @@ asio::awaitable<void> sleep_many_main(asio::io_context& ctx, double* result) {
 // sleep_many_wall: 100,000 coroutines each sleep 1 + (i % 10) ms; wall / n.
 double sleep_many() { return run_on_new_context(sleep_many_main); }
 
+// Sleeps until its start + 1-10 ms and stores how late it woke up. It
+// yields first: co_spawn runs a coroutine inline up to its first wait, and
+// no timer can fire until the spawning loop suspends, so without the yield
+// the loop's own duration would count as lateness (a goroutine under
+// GOMAXPROCS=1 likewise starts only once its spawner blocks).
 asio::awaitable<void> late_sleeper(asio::io_context& ctx, int i, double& late, join_counter& tasks) {
+  co_await asio::post(ctx, asio::use_awaitable);
   auto want = clock_type::now() + std::chrono::microseconds(1000 + (i * 7919) % 9000);
   asio::steady_timer timer(ctx, want);
   co_await timer.async_wait(asio::use_awaitable);
