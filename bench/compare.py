@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run ringo-bench and the peer programs of bench/peers/ side by side.
 
-    bench/compare --ringo PATH [--out DIR] [--repeat N] [--peers a,b] [WORKLOAD...]
+    bench/compare.py --ringo PATH [--out DIR] [--repeat N] [--peers a,b] [WORKLOAD...]
 
 `./dev bench --compare` is the way to call it: it builds ringo-bench
 (release) first. This script builds each peer into DIR (default
