@@ -10,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 /// spawn_join: spawn 1,000,000 empty tasks, wait for all: a wait group
 /// counted down by each task (Go's Add(n) once, Done in each), its
-/// JoinHandle dropped. Joining a Vec of the 1,000,000 JoinHandles instead
-/// measured slower here (see the report of the commit).
+/// JoinHandle dropped. Awaiting a Vec of the 1,000,000 JoinHandles instead
+/// measured slower (current_thread, loaded 2-core machine, 3 x 7 runs:
+/// 197-297 ns/task against 160-233 for the wait group).
 pub async fn spawn_join() -> f64 {
     const N: usize = 1_000_000;
     let wg = Arc::new(WaitGroup::new(N));
