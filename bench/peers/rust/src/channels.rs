@@ -22,26 +22,6 @@ pub async fn pingpong<C: AsyncChan>() -> f64 {
     ns
 }
 
-/// pingpong_roundtrip_t2: the same with the partner on another thread,
-/// which runs a current_thread runtime of its own (tokio cannot place a
-/// task on a given worker; two runtimes is how a tokio program pins one).
-pub fn pingpong_cross_thread<C: AsyncChan>() -> f64 {
-    const N: u64 = 1_000_000;
-    let (ping_tx, ping_rx) = C::unbuffered();
-    let (pong_tx, mut pong_rx) = C::unbuffered();
-    let partner = std::thread::spawn(move || crate::rt::current(echo::<C>(ping_rx, pong_tx)));
-    let ns = crate::rt::current(async move {
-        let start = Instant::now();
-        for i in 0..N {
-            C::send(&ping_tx, i).await;
-            C::recv(&mut pong_rx).await;
-        }
-        ns_since(start, N)
-    });
-    partner.join().expect("pingpong partner thread");
-    ns
-}
-
 /// The partner of pingpong: sends back what it receives until closed.
 async fn echo<C: AsyncChan>(mut ping: C::Rx, pong: C::Tx) {
     while let Some(v) = C::recv(&mut ping).await {

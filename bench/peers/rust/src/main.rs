@@ -12,6 +12,11 @@
 //!   async-channel  async-channel on tokio, channel workloads only
 //!   crossbeam      crossbeam-channel between OS threads, blocking; channel
 //!                  workloads without _t2 (the threads use every core)
+//! pingpong_roundtrip_t2 is left out, as go-bench leaves it out: tokio
+//! cannot place a task on a given worker, and two current_thread runtimes
+//! on two threads (the way to pin one) park between messages, a futex or
+//! eventfd wake-up each way: 7-40 us a round trip here, 1,000,000 of them
+//! up to 40 s.
 
 mod chan;
 mod channels;
@@ -47,7 +52,6 @@ fn channel_workloads<C: AsyncChan>() -> (Vec<Workload>, Vec<Workload>) {
         w("select4_recv", "ns/select", || current(channels::select4::<C>())),
     ];
     let t2 = vec![
-        w("pingpong_roundtrip_t2", "ns/roundtrip", channels::pingpong_cross_thread::<C>),
         w("pingpong_spawned_t2", "ns/roundtrip", || two(channels::pingpong::<C>())),
         w("mpmc_4x4_cap64_t2", "ns/msg", || two(channels::mpmc::<C>())),
         w("select4_recv_t2", "ns/select", || two(channels::select4::<C>())),
