@@ -9,7 +9,8 @@
 //! workloads whose name ends in _t2 (rt.rs). Flavors (F):
 //!   tokio          (default) tokio::sync::mpsc and every other workload
 //!   flume          flume's async API on tokio, channel workloads only
-//!   async-channel  async-channel on tokio, channel workloads only
+//!                  (pingpong, spsc, mpmc, select4 and their _t2 versions)
+//!   async-channel  async-channel on tokio, the same channel workloads
 //!   crossbeam      crossbeam-channel between OS threads, blocking; channel
 //!                  workloads without _t2 (the threads use every core)
 //! pingpong_roundtrip_t2 is left out, as go-bench leaves it out: tokio

@@ -95,8 +95,8 @@ struct Tree {
 /// token (tokio_util CancellationToken::child_token) of one root; cancel
 /// the root; wait for all. Spawn included. Go's runtime.Gosched() lets
 /// every goroutine start waiting (main goes to the back of the queue);
-/// tokio's yield_now() lets 61 tasks run, so main yields until all 100,000
-/// are waiting (each counts itself just before its first wait).
+/// tokio's yield_now() promises no such order, so main yields until all
+/// 100,000 are waiting (each counts itself just before its first wait).
 pub async fn cancel_tree() -> f64 {
     const N: usize = 100_000;
     let start = Instant::now();
