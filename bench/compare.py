@@ -87,10 +87,12 @@ def build_go(out):
 
 
 def build_rust(out):
+    # From its own directory: cargo reads .cargo/config.toml (Debian's crates,
+    # offline) only from the current directory and its parents.
     cargo = shutil.which("cargo") or os.path.expanduser("~/.cargo/bin/cargo")
     ok, _, err = run([cargo, "build", "--release", "--offline", "--quiet",
-                      "--manifest-path", "bench/peers/rust/Cargo.toml",
-                      "--target-dir", os.path.join(out, "rust")])
+                      "--target-dir", os.path.join(out, "rust")],
+                     cwd=os.path.join(ROOT, "bench/peers/rust"))
     return None if ok else "cargo build: " + err
 
 
