@@ -101,9 +101,12 @@ public:
 private:
     static constexpr std::uint32_t arity = 4;
 
+    // The slow paths are out of line, so that staging and unstaging stay a
+    // few instructions.
+
     // Moves every staged timer into the heap proper: one sift each, or one
     // bottom-up heap construction when they outnumber the heap's timers.
-    void unstage() noexcept {
+    [[gnu::noinline]] void unstage() noexcept {
         auto size = static_cast<std::uint32_t>(nodes_.size());
         if (size - heap_size_ > heap_size_) {
             heap_size_ = size;
@@ -121,7 +124,7 @@ private:
         nodes_[i] = t;
         t->heap_index_ = i;
     }
-    std::uint32_t sift_up(std::uint32_t i) noexcept {
+    [[gnu::noinline]] std::uint32_t sift_up(std::uint32_t i) noexcept {
         timer* t = nodes_[i];
         while (i > 0) {
             std::uint32_t parent = (i - 1) / arity;
@@ -133,7 +136,7 @@ private:
         place(i, t);
         return i;
     }
-    void sift_down(std::uint32_t i) noexcept {
+    [[gnu::noinline]] void sift_down(std::uint32_t i) noexcept {
         timer* t = nodes_[i];
         for (;;) {
             std::uint32_t first = i * arity + 1;
