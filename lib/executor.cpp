@@ -276,8 +276,8 @@ public:
         if (e_.timers_.empty())
             return;
         auto now = steady_clock::now();
-        while (!e_.timers_.empty() && e_.timers_.top_when() <= now)
-            e_.timers_.pop()->on_due(now);
+        while (timer* t = e_.timers_.pop_due(now))
+            t->on_due(now);
     }
 
     // Submits queued operations and dispatches finished ones without blocking.
@@ -319,7 +319,7 @@ public:
                 limit = runnext_recheck;
             if (!e_.timers_.empty())
                 limit = std::min(limit, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                            e_.timers_.top_when() - steady_clock::now()));
+                                            e_.timers_.earliest() - steady_clock::now()));
             if (limit == std::chrono::nanoseconds::max())
                 r_.wait(nullptr);
             else if (limit > std::chrono::nanoseconds::zero())
@@ -513,8 +513,8 @@ void executor::detach_timers() noexcept {
     executor_loop loop(*this);
     executor* saved = std::exchange(this_executor, this);
     loop.take_mailbox();
-    while (!timers_.empty())
-        timers_.pop()->detach();
+    while (timer* t = timers_.pop_any())
+        t->detach();
     this_executor = saved;
     forget_queues();
 }

@@ -2,10 +2,84 @@
 #include <ringo/time.hpp>
 
 #include <mutex>
+#include <new>
+#include <utility>
 
 #include <ringo/runtime.hpp>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define RINGO_TIMER_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RINGO_TIMER_CACHE 0
+#endif
+#endif
+#ifndef RINGO_TIMER_CACHE
+#define RINGO_TIMER_CACHE 1
+#endif
+
 namespace ringo::detail {
+
+namespace {
+
+// The memory of timer_states (an after(), timer or ticker): a per-thread
+// free list of up to max_cached nodes, so that an after() dropped in a
+// select costs no malloc. A node goes back to the list of the thread that
+// frees it (a timer released elsewhere is freed there, or by its home once
+// it lets go of it). Under AddressSanitizer it is bypassed, so that a use
+// after free is still caught.
+class timer_node_cache {
+public:
+    timer_node_cache() = default;
+    timer_node_cache(const timer_node_cache&) = delete;
+    timer_node_cache& operator=(const timer_node_cache&) = delete;
+    ~timer_node_cache() {
+        while (head_ != nullptr)
+            ::operator delete(std::exchange(head_, head_->next));
+        count_ = max_cached;  // a node freed later in this thread's exit goes to the heap
+    }
+
+    void* take() {
+        if (head_ == nullptr)
+            return ::operator new(sizeof(timer_state));
+        --count_;
+        return std::exchange(head_, head_->next);
+    }
+
+    void give(void* p) noexcept {
+        if (count_ == max_cached) {
+            ::operator delete(p);
+            return;
+        }
+        head_ = new (p) free_node{head_};
+        ++count_;
+    }
+
+private:
+    static constexpr std::size_t max_cached = 1024;
+    struct free_node {
+        free_node* next;
+    };
+    free_node* head_ = nullptr;
+    std::size_t count_ = 0;
+};
+
+thread_local timer_node_cache node_cache;
+
+void* allocate_timer_state() {
+    if constexpr (RINGO_TIMER_CACHE)
+        return node_cache.take();
+    return ::operator new(sizeof(timer_state));
+}
+
+void free_timer_state(void* p) noexcept {
+    if constexpr (RINGO_TIMER_CACHE)
+        node_cache.give(p);
+    else
+        ::operator delete(p);
+}
+
+}  // namespace
 
 timer_state::timer_state() : chan_state<clock::time_point>(1), timer(lock, &on_fire, &on_dispose) {
     on_last_release_ = &last_release;
@@ -15,7 +89,14 @@ timer_state::timer_state() : chan_state<clock::time_point>(1), timer(lock, &on_f
 timer_state* start_timer(clock::duration d, clock::duration period, const char* what) {
     if (current_executor() == nullptr)
         outside_run(what);
-    auto* s = new timer_state();
+    void* node = allocate_timer_state();
+    timer_state* s;
+    try {
+        s = new (node) timer_state();
+    } catch (...) {
+        free_timer_state(node);
+        throw;
+    }
     s->arm_unshared(deadline_after(d), period, what);
     return s;
 }
@@ -35,7 +116,11 @@ void timer_state::on_fire(timer& t, clock::time_point now, std::uint64_t generat
         wake_in_turn(to_wake);  // FIFO, in deadline order
 }
 
-void timer_state::on_dispose(timer& t) noexcept { delete &static_cast<timer_state&>(t); }
+void timer_state::on_dispose(timer& t) noexcept {
+    auto* s = &static_cast<timer_state&>(t);
+    s->~timer_state();
+    free_timer_state(s);
+}
 
 // The last handle is gone: stopped, and freed once no executor references it.
 void timer_state::last_release(chan_state<clock::time_point>* base) noexcept {

@@ -7,12 +7,15 @@
 #include <chrono>
 #include <coroutine>
 #include <exception>
+#include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include <ringo/detail/timer_heap.hpp>
 #include <ringo/ringo.hpp>
 
 #include "watchdog.hpp"
@@ -456,6 +459,207 @@ TEST_CASE("timers and sleepers pending when main returns are released") {
         CHECK(ringo::num_timers() == 4);
     }(survivor));
     CHECK(survivor.try_recv().state == ringo::recv_state::would_block);
+}
+
+// Staging (detail/timer_heap.hpp): a timer enters the heap in O(1) and is
+// sifted into order only once a staged deadline may be due.
+
+TEST_CASE("the timer heap, staged or sifted, pops exactly what a plain heap would, in deadline order") {
+    using ringo::detail::timer;
+    using ringo::detail::timer_heap;
+    auto no_fire = [](timer&, clk::time_point, std::uint64_t) noexcept {};
+    std::vector<std::unique_ptr<timer>> timers;
+    for (int i = 0; i < 64; ++i)
+        timers.push_back(std::make_unique<timer>(+no_fire));
+    timer_heap heap;
+    std::map<timer*, clk::time_point> model;  // what the heap holds, and when each is due
+    std::mt19937 rng(17);
+    auto base = clk::time_point{} + 1h;
+    auto now = base;
+    for (int op = 0; op < 200'000; ++op) {
+        timer* t = timers[rng() % timers.size()].get();
+        switch (rng() % 4) {
+        case 0:
+        case 1: {  // arm or re-arm, sometimes before now
+            auto when = now + std::chrono::microseconds(int(rng() % 200) - 20);
+            heap.update(t, when);
+            model[t] = when;
+            break;
+        }
+        case 2:
+            heap.remove(t);
+            model.erase(t);
+            break;
+        default: {  // the executor's run_timers
+            now += std::chrono::microseconds(rng() % 30);
+            while (timer* due = heap.pop_due(now)) {
+                auto earliest = std::min_element(model.begin(), model.end(),
+                                                 [](auto& a, auto& b) { return a.second < b.second; });
+                REQUIRE(earliest != model.end());
+                REQUIRE(model.at(due) == earliest->second);  // the earliest (any of a tie)
+                REQUIRE(model.at(due) <= now);
+                model.erase(due);
+            }
+            for (auto& [left, when] : model)
+                REQUIRE(when > now);  // nothing due is left behind
+        }
+        }
+        REQUIRE(heap.empty() == model.empty());
+        for (auto& [held, when] : model)
+            REQUIRE(heap.earliest() <= when);  // the executor never sleeps past a deadline
+    }
+    std::size_t left = 0;
+    while (heap.pop_any() != nullptr)
+        ++left;
+    CHECK(left == model.size());
+    CHECK(heap.empty());
+}
+
+TEST_CASE("an after() dropped by a select that another case won never fires, counts or delays deadlock detection") {
+    test::progress_watchdog dog(30s, "dropped after");
+    CHECK_THROWS_WITH_AS(ringo::run([]() -> task<void> {
+                             chan<int> ready(1);
+                             for (int i = 0; i < 100; ++i) {
+                                 (void)ready.try_send(i);
+                                 auto r = co_await ringo::select(ringo::recv(ready), ringo::recv(ringo::after(1ms)));
+                                 CHECK(r.index() == 0);
+                                 CHECK(ringo::num_timers() == 0);  // at once
+                             }
+                             ringo::timer stopped(1ms);
+                             CHECK(stopped.stop());
+                             co_await ringo::sleep_for(5ms);  // past every deadline above
+                             CHECK(ringo::num_timers() == 0);
+                             CHECK(stopped.c().try_recv().state == ringo::recv_state::would_block);
+                             (void)ready.try_send(1);
+                             auto r2 = co_await ringo::select(ringo::recv(ready), ringo::recv(ringo::after(1h)));
+                             CHECK(r2.index() == 0);
+                             chan<int> nobody(0);
+                             co_await nobody.recv();  // a deadlock now, not in an hour
+                         }()),
+                         doctest::Contains("all tasks are asleep - deadlock!"), ringo::deadlock_error);
+}
+
+TEST_CASE("a select parked on after() and a channel: one timer while it waits, none once a send wins") {
+    ringo::run([]() -> task<void> {
+        chan<int> ch(0);
+        ringo::go([ch]() -> task<void> {
+            for (int i = 0; i < 100; ++i) {
+                while (ringo::num_timers() == 0)  // the select below is parked on its after()
+                    co_await ringo::yield();
+                co_await ch.send(i);
+            }
+        });
+        for (int i = 0; i < 100; ++i) {
+            auto r = co_await ringo::select(ringo::recv(ch), ringo::recv(ringo::after(1h)));
+            REQUIRE(r.index() == 0);
+            CHECK(*r.get<0>() == i);
+            CHECK(ringo::num_timers() == 0);
+        }
+    }());
+}
+
+TEST_CASE("timers staged and timers in the heap proper fire together in deadline order; stopped ones never") {
+    ringo::run([]() -> task<void> {
+        auto fired = std::make_shared<std::vector<clk::time_point>>();
+        auto base = std::make_shared<clk::time_point>();
+        ringo::wait_group wg;
+        auto sleepers = [&wg, fired, base](int first, int count) {
+            for (int i = first; i < first + count; ++i) {
+                auto offset = std::chrono::microseconds((i * 7919) % 20'000);  // scattered over 20 ms
+                wg.go([fired, base, offset]() -> task<void> {
+                    auto deadline = *base + offset;
+                    co_await ringo::sleep_until(deadline);
+                    fired->push_back(deadline);
+                });
+            }
+        };
+        *base = clk::now() + 1s;  // ahead of every step below, even on a loaded machine
+        sleepers(0, 500);
+        std::vector<ringo::timer> sifted_then_stopped, staged_then_stopped, kept;
+        for (int i = 0; i < 50; ++i)
+            sifted_then_stopped.emplace_back(500ms + std::chrono::milliseconds(i));
+        co_await ringo::sleep_for(1ms);  // due: everything staged so far is sifted into the heap
+        sleepers(500, 500);              // staged behind it
+        for (int i = 0; i < 50; ++i) {
+            staged_then_stopped.emplace_back(500ms + std::chrono::milliseconds(i));
+            kept.emplace_back(std::chrono::milliseconds(i % 5));
+        }
+        co_await ringo::yield();  // the second sleepers are parked, staged
+        for (auto& t : sifted_then_stopped)
+            CHECK(t.stop());
+        for (auto& t : staged_then_stopped)
+            CHECK(t.stop());
+        for (auto& t : kept) {
+            auto v = co_await t.c().recv();
+            CHECK(v.has_value());
+        }
+        co_await wg.wait();
+        CHECK(fired->size() == 1000u);
+        CHECK(std::is_sorted(fired->begin(), fired->end()));
+        co_await ringo::sleep_for(1ms);
+        for (auto* group : {&sifted_then_stopped, &staged_then_stopped})
+            for (auto& t : *group) {
+                CHECK_FALSE(t.stop());
+                CHECK(t.c().try_recv().state == ringo::recv_state::would_block);
+            }
+        CHECK(ringo::num_timers() == 0);
+    }(), ringo::runtime_options{.threads = 1});  // one heap's order (the vector is unsynchronized too)
+}
+
+TEST_CASE("a timer still staged is stopped and reset from other threads, and by tasks on other executors") {
+    test::progress_watchdog dog(30s, "staged timers across threads");
+    ringo::run([]() -> task<void> {
+        for (int i = 0; i < 100; ++i) {
+            ringo::timer t(1h);  // staged on this executor (main is pinned)
+            auto remote_stop = [&t] { return t.stop(); };
+            bool stopped = co_await ringo::blocking(remote_stop);
+            CHECK(stopped);
+            CHECK(ringo::num_timers() == 0);  // at once, though the home applies it later
+            auto remote_reset = [&t] { return t.reset(1ms); };
+            bool was_pending = co_await ringo::blocking(remote_reset);
+            CHECK_FALSE(was_pending);
+            auto v = co_await t.c().recv();
+            CHECK(v.has_value());
+            t.reset(1h);  // staged again, here
+            auto remote_later = [&t] { return t.reset(2h); };
+            was_pending = co_await ringo::blocking(remote_later);
+            CHECK(was_pending);
+            CHECK(t.stop());
+            test::tick();
+        }
+        // Tasks on every executor make timers; tasks elsewhere stop or reset them.
+        chan<std::shared_ptr<ringo::timer>> handed(16);
+        ringo::wait_group makers, changers;
+        constexpr int per_maker = 500;
+        for (int m = 0; m < 4; ++m)
+            makers.go([handed]() -> task<void> {
+                for (int i = 0; i < per_maker; ++i) {
+                    auto t = std::make_shared<ringo::timer>(1h);
+                    co_await handed.send(std::move(t));
+                }
+            });
+        auto fired = std::make_shared<std::atomic<int>>(0);
+        for (int c = 0; c < 4; ++c)
+            changers.go([handed, fired, c]() -> task<void> {
+                int n = 0;
+                while (auto t = co_await handed.recv()) {
+                    if ((n++ + c) % 2 == 0) {
+                        CHECK((*t)->stop());
+                    } else {
+                        CHECK((*t)->reset(1ms));
+                        auto v = co_await (*t)->c().recv();
+                        CHECK(v.has_value());
+                        fired->fetch_add(1, std::memory_order_relaxed);
+                    }
+                    test::tick();
+                }
+            });
+        co_await makers.wait();
+        handed.close();
+        co_await changers.wait();
+        CHECK(fired->load() > 0);
+        CHECK(ringo::num_timers() == 0);
+    }(), ringo::runtime_options{.threads = 4});
 }
 
 }  // TEST_SUITE

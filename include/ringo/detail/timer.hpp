@@ -15,6 +15,10 @@
 //     and posts the timer to the home's mailbox (executor::post), which
 //     brings the heap in line with the state. Either way the home's count of
 //     armed timers (num_timers(), deadlock detection) changes at once.
+//     Entering the heap is O(1): the timer is staged there and sifted into
+//     order only once a staged deadline may be due (detail/timer_heap.hpp),
+//     so a timer stopped before then - an after() in a select that another
+//     case won - costs no heap operation.
 //   * The home keeps the timer alive while it references it: while it is
 //     armed, in the heap, posted, or firing. The next arm() goes to the same
 //     home, from any thread, while its runtime lives; after that it adopts
@@ -105,7 +109,7 @@ private:
     // state_ bits (guarded by lock_); the generation counts in the bits
     // above generation_shift.
     static constexpr std::uint64_t armed = 1;     // should fire at when_
-    static constexpr std::uint64_t in_heap = 2;   // home's heap holds it (at heap_when_)
+    static constexpr std::uint64_t in_heap = 2;   // home's heap holds it (at heap_when_), staged or sifted
     static constexpr std::uint64_t posted = 4;    // queued in home's mailbox
     static constexpr std::uint64_t firing = 8;    // home is running fire_
     static constexpr std::uint64_t released = 16; // the owner called release()
@@ -138,7 +142,8 @@ private:
     steady_clock::time_point when_{};
     steady_clock::duration period_{};
 
-    // Home thread only: the heap entry.
+    // Home thread only: the heap entry (its index in the heap's array, in
+    // the heap proper or among the staged entries behind it).
     steady_clock::time_point heap_when_{};
     std::uint32_t heap_index_ = not_in_heap;
 
