@@ -27,6 +27,7 @@ usage:
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -165,6 +166,15 @@ def generate(page, out, label):
         f.write(text)
 
 
+def default_signals():
+    """In the block's process, before exec: signals as a program starts from a
+    shell. A runner started in the background (no job control) ignores
+    SIGINT and SIGQUIT, and children inherit that; the blocks about the
+    SIGQUIT dump and signal handling must see the defaults."""
+    for sig in (signal.SIGQUIT, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def run(exe, label):
     listing = subprocess.run([exe, '--list'], capture_output=True, text=True, check=True).stdout.split('\n')
     failed = 0
@@ -175,7 +185,8 @@ def run(exe, label):
         where = '%s:%d: block %d' % (label, line, number)
         try:
             done = subprocess.run([exe, str(number)], stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, errors='replace', timeout=RUN_TIMEOUT)
+                                  text=True, errors='replace', timeout=RUN_TIMEOUT,
+                                  preexec_fn=default_signals)
             status = done.returncode
             output = done.stdout + done.stderr
             got = 'exit status %d' % status if status >= 0 else 'signal %d' % -status
