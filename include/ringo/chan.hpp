@@ -233,7 +233,7 @@ private:
 
 template <class T>
 bool try_send(chan_state<T>* s, T& v) {
-    if (s == nullptr)
+    if (s == nullptr || !s->send_may_succeed())  // open and full: no lock needed
         return false;
     goroutine* to_wake = nullptr;
     bool sent;
@@ -251,7 +251,7 @@ bool try_send(chan_state<T>* s, T& v) {
 template <class T>
 recv_result<T> try_recv(chan_state<T>* s) {
     recv_result<T> r{std::nullopt, recv_state::would_block};
-    if (s == nullptr)
+    if (s == nullptr || !s->recv_may_succeed())  // open and empty: no lock needed
         return r;
     goroutine* to_wake = nullptr;
     bool done;

@@ -26,6 +26,13 @@
 // receiver hands the value straight to it (and vice versa); otherwise it goes
 // through the buffer, or the sender waits. Wake-ups are issued after the lock
 // is released. Any thread.
+//
+// Lock-free readiness probes (recv_may_succeed / send_may_succeed): `count`
+// and `closed` are atomics written only under the lock (relaxed stores), and
+// each wait queue mirrors its emptiness in an atomic, so a non-blocking
+// operation can see that the channel is not ready without locking it (Go's
+// chanrecv/chansend fast path). See those functions for why that is
+// linearizable.
 #pragma once
 
 #include <atomic>
@@ -34,6 +41,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include <ringo/detail/spinlock.hpp>
@@ -45,13 +53,12 @@ namespace ringo::detail {
 template <class T>
 class chan_state {
 public:
-    explicit chan_state(std::size_t capacity)
-        : cap_(capacity), buf_(capacity != 0 ? std::allocator<T>().allocate(capacity) : nullptr) {}
+    explicit chan_state(std::size_t capacity) : cap_(capacity), buf_(allocate_buffer(capacity)) {}
 
     ~chan_state() {
-        for (std::size_t i = 0; i < count_; ++i)
+        for (std::size_t i = 0; i < count(); ++i)
             std::destroy_at(slot(i));
-        if (buf_ != nullptr)
+        if (buf_ != nullptr && buf_ != inline_buffer())
             std::allocator<T>().deallocate(buf_, cap_);
     }
     chan_state(const chan_state&) = delete;
@@ -70,10 +77,44 @@ public:
 
     spinlock lock;
 
+    // --- Without the lock (any thread): readiness probes. ---
+    //
+    // False if a receive / send could not complete at once: the channel was,
+    // at one moment during the call, open and empty (no buffered value, no
+    // parked sender) / open and full (no free slot, no parked receiver). True
+    // is only a hint: the caller locks and retries. False is linearizable at
+    // the moment the first load reads: that load (acquire, so the load of
+    // `closed` cannot move before it) saw the buffer empty / full, and a later
+    // load saw the channel open; a channel never reopens, so it was open at
+    // the first load as well. Happens-before is respected, as every load of
+    // an atomic sees the last store that happens before it (or a later one):
+    // a send or close that happens before the probe is seen by it.
+    // Buffered, the count alone decides: a parked sender implies a full
+    // buffer and a parked receiver an empty one (the invariants above).
+    // Unbuffered, the counterpart queue does (a stale select node counts as a
+    // waiter: a false hint). For a T whose move may throw, the invariants have
+    // an exception (a refill that threw), so the probes always say true.
+    bool recv_may_succeed() const noexcept {
+        if constexpr (!nothrow_hand_off<T>) {
+            return true;
+        } else {
+            bool ready = cap_ != 0 ? count_.load(std::memory_order_acquire) != 0 : !sendq_.probably_empty();
+            return ready || closed_.load(std::memory_order_relaxed);
+        }
+    }
+    bool send_may_succeed() const noexcept {
+        if constexpr (!nothrow_hand_off<T>) {
+            return true;
+        } else {
+            bool ready = cap_ != 0 ? count_.load(std::memory_order_acquire) != cap_ : !recvq_.probably_empty();
+            return ready || closed_.load(std::memory_order_relaxed);
+        }
+    }
+
     // --- The caller holds `lock` for everything below. ---
 
-    bool closed() const noexcept { return closed_; }
-    std::size_t len() const noexcept { return reports_empty_ ? 0 : count_; }
+    bool closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
+    std::size_t len() const noexcept { return reports_empty_ ? 0 : count(); }
     std::size_t cap() const noexcept { return reports_empty_ ? 0 : cap_; }
 
     // Links a receiver's / sender's node to wait; the caller found that
@@ -103,12 +144,12 @@ public:
     // parked sender, after the head was taken, cannot propagate (the receive
     // has happened): that sender is woken with the exception in its node.
     bool recv_now(std::optional<T>& out, goroutine*& wake) noexcept(nothrow_hand_off<T>) {
-        if (count_ > 0) {
+        if (std::size_t n = count(); n > 0) {
             T* head = slot(0);
             out.emplace(std::move(*head));
             std::destroy_at(head);
             head_ = next_index(head_);
-            --count_;
+            set_count(n - 1);
             // A parked sender means the buffer was full: its value joins the tail.
             if (chan_waiter<T>* s = sendq_.dequeue()) {
                 refill_from(*s);
@@ -122,7 +163,7 @@ public:
             check_invariants();
             return true;
         }
-        return closed_;
+        return closed();
     }
 
     // Sends at once if possible (the channel must not be closed): true if `v`
@@ -136,9 +177,9 @@ public:
             check_invariants();
             return true;
         }
-        if (count_ < cap_) {
-            std::construct_at(slot(count_), std::move(v));
-            ++count_;
+        if (std::size_t n = count(); n < cap_) {
+            std::construct_at(slot(n), std::move(v));
+            set_count(n + 1);
             check_invariants();
             return true;
         }
@@ -149,9 +190,9 @@ public:
     // a list (through chan_waiter::link.next) to wake after unlocking.
     // Throws panic_error if already closed.
     chan_waiter<T>* close_locked() {
-        if (closed_)
+        if (closed())
             throw panic_error("close of closed channel");
-        closed_ = true;
+        closed_.store(true, std::memory_order_relaxed);
         chan_waiter<T>* list = nullptr;
         for (wait_queue<T>* q : {&recvq_, &sendq_})
             while (chan_waiter<T>* w = q->dequeue()) {
@@ -167,11 +208,11 @@ public:
     // NDEBUG. Cheap: it reads the queue heads and the counters only.
     void check_invariants() const noexcept {
 #ifndef NDEBUG
-        assert(count_ <= cap_);
-        assert(!closed_ || (recvq_.empty() && sendq_.empty()));
-        assert(count_ == 0 || recvq_.empty());
+        assert(count() <= cap_);
+        assert(!closed() || (recvq_.empty() && sendq_.empty()));
+        assert(count() == 0 || recvq_.empty());
         if constexpr (nothrow_hand_off<T>)  // see the exception above
-            assert(count_ == cap_ || sendq_.empty());
+            assert(count() == cap_ || sendq_.empty());
         assert(recvq_.empty() || sendq_.empty() ||
                (cap_ == 0 && recvq_.front()->sel != nullptr && recvq_.front()->sel == sendq_.front()->sel));
 #endif
@@ -188,18 +229,40 @@ protected:
 private:
     // Moves a claimed sender's value to the buffer's free tail slot.
     void refill_from(chan_waiter<T>& s) noexcept {
+        std::size_t n = count();
         if constexpr (nothrow_hand_off<T>) {
-            std::construct_at(slot(count_), std::move(*s.src));
-            ++count_;
+            std::construct_at(slot(n), std::move(*s.src));
+            set_count(n + 1);
         } else {
             try {
-                std::construct_at(slot(count_), std::move(*s.src));
-                ++count_;
+                std::construct_at(slot(n), std::move(*s.src));
+                set_count(n + 1);
             } catch (...) {
                 s.error = std::current_exception();
             }
         }
     }
+
+    // A capacity-1 buffer of a small T lives in the state itself (timer
+    // channels, after(): no allocation per timer).
+    static constexpr bool has_inline_slot = sizeof(T) <= 2 * sizeof(void*);
+    T* inline_buffer() noexcept {
+        if constexpr (has_inline_slot)
+            return reinterpret_cast<T*>(inline_slot_.bytes);
+        else
+            return nullptr;
+    }
+    T* allocate_buffer(std::size_t capacity) {
+        if (capacity == 0)
+            return nullptr;
+        if (capacity == 1 && has_inline_slot)
+            return inline_buffer();
+        return std::allocator<T>().allocate(capacity);
+    }
+
+    // Written under the lock only; read without it by the probes.
+    std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+    void set_count(std::size_t n) noexcept { count_.store(n, std::memory_order_relaxed); }
 
     T* slot(std::size_t i) noexcept {
         std::size_t at = head_ + i;
@@ -208,12 +271,17 @@ private:
     std::size_t next_index(std::size_t i) const noexcept { return i + 1 == cap_ ? 0 : i + 1; }
 
     std::atomic<std::size_t> refs_{1};
-    // Guarded by lock.
-    bool closed_ = false;
+    // Guarded by lock (closed_ and count_ also read by the probes).
+    std::atomic<bool> closed_{false};
     std::size_t cap_;
     T* buf_;
     std::size_t head_ = 0;
-    std::size_t count_ = 0;
+    std::atomic<std::size_t> count_{0};
+    struct alignas(T) slot_storage {
+        std::byte bytes[sizeof(T)];
+    };
+    struct no_slot {};
+    [[no_unique_address]] std::conditional_t<has_inline_slot, slot_storage, no_slot> inline_slot_;
     wait_queue<T> recvq_;
     wait_queue<T> sendq_;
 };

@@ -150,10 +150,14 @@ public:
 
     bool empty() const noexcept { return list_.empty(); }
     node* front() const noexcept { return list_.front(); }
+    // Without the lock: whether the queue was empty at the moment of the
+    // load (chan_state's readiness probes).
+    bool probably_empty() const noexcept { return !nonempty_.load(std::memory_order_acquire); }
 
     void push_back(node* w) noexcept {
         list_.push_back(w);
         w->queued = true;
+        nonempty_.store(true, std::memory_order_relaxed);
     }
 
     void remove(node* w) noexcept {
@@ -161,6 +165,8 @@ public:
             return;
         list_.remove(w);
         w->queued = false;
+        if (list_.empty())
+            nonempty_.store(false, std::memory_order_relaxed);
     }
 
     // Unlinks and returns the first node its caller may complete (claimed),
@@ -221,6 +227,7 @@ public:
 
 private:
     intrusive_list<node, &node::link> list_;
+    std::atomic<bool> nonempty_{false};  // mirrors !list_.empty(), written under the lock
 };
 
 }  // namespace ringo::detail
