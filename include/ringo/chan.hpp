@@ -136,7 +136,24 @@ bool send_now_or_unlock(chan_state<T>& s, T& v, goroutine*& wake) noexcept(nothr
     }
 }
 
-// co_await ch.recv(). The awaiter is the wait node.
+// park() for an awaiter that holds `lock`: if park throws (outside a ringo
+// task), the lock is released before the exception leaves.
+inline goroutine* park_or_unlock(spinlock& lock, std::coroutine_handle<> h, task_state state,
+                                 const std::source_location& site, const char* what) {
+    try {
+        return park(h, state, site, what);
+    } catch (...) {
+        lock.unlock();
+        throw;
+    }
+}
+
+// co_await ch.recv(). The fast path runs in await_ready: a value (or the
+// close) already there completes the receive without suspending the
+// coroutine. Otherwise await_ready returns with the channel's lock still
+// held, and await_suspend - which the coroutine machinery calls next, with no
+// code in between - parks under it, so nothing slips in between the check
+// and the wait. The wait node is constructed only then.
 template <class T>
 class [[nodiscard]] recv_awaiter {
 public:
@@ -144,42 +161,51 @@ public:
     recv_awaiter(const recv_awaiter&) = delete;
     recv_awaiter& operator=(const recv_awaiter&) = delete;
     ~recv_awaiter() {
-        if (node_.queued) {  // destroyed while parked (runtime teardown)
-            std::lock_guard lock(s_->lock);
-            s_->unlink_receiver(node_);
-        }
+        if (node_ && node_->queued) [[unlikely]]  // destroyed while parked (runtime teardown)
+            unlink();
     }
 
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
-        if (s_ == nullptr) {  // nil channel: blocks forever
-            park(h, task_state::chan_receive, site_, "chan::recv");
-            return true;
-        }
+    // True if the receive completed; false with s_->lock held (unless nil).
+    bool await_ready() {
+        if (s_ == nullptr)
+            return false;
         goroutine* to_wake = nullptr;
         s_->lock.lock();
-        if (recv_now_or_unlock(*s_, result_, to_wake)) {
-            s_->lock.unlock();
-            if (to_wake != nullptr)
-                wake_now(to_wake);
+        if (!recv_now_or_unlock(*s_, result_, to_wake))
             return false;
-        }
-        node_.g = park(h, task_state::chan_receive, site_, "chan::recv");
-        node_.dst = &result_;
-        s_->enqueue_receiver(node_);
         s_->lock.unlock();
+        if (to_wake != nullptr)
+            wake_now(to_wake);
         return true;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+        if (s_ == nullptr) {  // nil channel: blocks forever
+            park(h, task_state::chan_receive, site_, "chan::recv");
+            return;
+        }
+        chan_waiter<T>& node = node_.emplace();
+        node.g = park_or_unlock(s_->lock, h, task_state::chan_receive, site_, "chan::recv");
+        node.dst = &result_;
+        s_->enqueue_receiver(node);
+        s_->lock.unlock();
     }
     std::optional<T> await_resume() noexcept(std::is_nothrow_move_constructible_v<T>) { return std::move(result_); }
 
 private:
+    void unlink() noexcept {
+        std::lock_guard lock(s_->lock);
+        s_->unlink_receiver(*node_);
+    }
+
     chan_state<T>* s_;
     std::source_location site_;
     std::optional<T> result_;
-    chan_waiter<T> node_;
+    std::optional<chan_waiter<T>> node_;  // engaged once the receive parks
 };
 
 // co_await ch.send(v). Owns the value until a receiver or the buffer takes it.
+// The fast path runs in await_ready, and a send that must wait parks under
+// the lock await_ready took, as recv_awaiter's does.
 template <class T>
 class [[nodiscard]] send_awaiter {
 public:
@@ -187,48 +213,58 @@ public:
     send_awaiter(const send_awaiter&) = delete;
     send_awaiter& operator=(const send_awaiter&) = delete;
     ~send_awaiter() {
-        if (node_.queued) {
-            std::lock_guard lock(s_->lock);
-            s_->unlink_sender(node_);
-        }
+        if (node_ && node_->queued) [[unlikely]]
+            unlink();
     }
 
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) {
-        if (s_ == nullptr) {
-            park(h, task_state::chan_send, site_, "chan::send");
-            return true;
-        }
+    // True if the send completed (or found the channel closed: await_resume
+    // throws); false with s_->lock held (unless nil).
+    bool await_ready() {
+        if (s_ == nullptr)
+            return false;
         goroutine* to_wake = nullptr;
         s_->lock.lock();
-        if (s_->closed()) {
+        if (s_->closed()) [[unlikely]] {
             s_->lock.unlock();
-            node_.closed = true;
-            return false;
+            node_.emplace().closed = true;
+            return true;
         }
-        if (send_now_or_unlock(*s_, value_, to_wake)) {
-            s_->lock.unlock();
-            if (to_wake != nullptr)
-                wake_now(to_wake);
+        if (!send_now_or_unlock(*s_, value_, to_wake))
             return false;
-        }
-        node_.g = park(h, task_state::chan_send, site_, "chan::send");
-        node_.src = &value_;
-        s_->enqueue_sender(node_);
         s_->lock.unlock();
+        if (to_wake != nullptr)
+            wake_now(to_wake);
         return true;
     }
+    void await_suspend(std::coroutine_handle<> h) {
+        if (s_ == nullptr) {
+            park(h, task_state::chan_send, site_, "chan::send");
+            return;
+        }
+        chan_waiter<T>& node = node_.emplace();
+        node.g = park_or_unlock(s_->lock, h, task_state::chan_send, site_, "chan::send");
+        node.src = &value_;
+        s_->enqueue_sender(node);
+        s_->lock.unlock();
+    }
     void await_resume() const {
-        if (node_.closed)
+        if (!node_)  // sent without parking
+            return;
+        if (node_->closed)
             throw panic_error("send on closed channel");
-        node_.rethrow_error();
+        node_->rethrow_error();
     }
 
 private:
+    void unlink() noexcept {
+        std::lock_guard lock(s_->lock);
+        s_->unlink_sender(*node_);
+    }
+
     chan_state<T>* s_;
     T value_;
     std::source_location site_;
-    chan_waiter<T> node_;
+    std::optional<chan_waiter<T>> node_;  // engaged once the send parks (or finds the channel closed)
 };
 
 template <class T>

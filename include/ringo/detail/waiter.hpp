@@ -171,20 +171,7 @@ public:
 
     // Unlinks and returns the first node its caller may complete (claimed),
     // skipping and unlinking select nodes that another case already won.
-    node* dequeue() noexcept {
-        while (node* w = list_.front()) {
-            remove(w);
-            if (w->sel == nullptr || w->sel->claim()) {
-                if (w->sel != nullptr) {
-                    w->sel->winner = w->case_index;
-                    if (test_hooks::after_claim != nullptr) [[unlikely]]
-                        test_hooks::after_claim();
-                }
-                return w;
-            }
-        }
-        return nullptr;
-    }
+    node* dequeue() noexcept { return list_.empty() ? nullptr : dequeue_nonempty(); }
 
     // As dequeue(), and hands the value over with write(node) (a move
     // construction) before returning the node. If write throws, the node stays
@@ -226,6 +213,23 @@ public:
     }
 
 private:
+    // dequeue() past its inline emptiness test (kept small so that the
+    // common "nobody waits" case inlines into every send and receive).
+    node* dequeue_nonempty() noexcept {
+        while (node* w = list_.front()) {
+            remove(w);
+            if (w->sel == nullptr || w->sel->claim()) {
+                if (w->sel != nullptr) {
+                    w->sel->winner = w->case_index;
+                    if (test_hooks::after_claim != nullptr) [[unlikely]]
+                        test_hooks::after_claim();
+                }
+                return w;
+            }
+        }
+        return nullptr;
+    }
+
     intrusive_list<node, &node::link> list_;
     std::atomic<bool> nonempty_{false};  // mirrors !list_.empty(), written under the lock
 };
