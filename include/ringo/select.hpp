@@ -147,11 +147,13 @@ bool poll_send_case(chan_state<T>& s, T& v, bool& closed, goroutine*& wake) {
 }
 // Result of a send case that won: panics if it chose or was woken by a closed
 // channel; rethrows what its value threw as it moved (chan.hpp).
+// `w`: the case's wait node, null if it never parked.
 template <class T>
-void check_send_case(bool closed, const chan_waiter<T>& w) {
-    if (closed || w.closed)
+void check_send_case(bool closed, const chan_waiter<T>* w) {
+    if (closed || (w != nullptr && w->closed))
         throw panic_error("send on closed channel (in select)");
-    w.rethrow_error();
+    if (w != nullptr)
+        w->rethrow_error();
 }
 
 template <class C>
@@ -161,25 +163,29 @@ template <class T>
 struct case_node<recv_case<T>> {
     chan_state<T>* s;
     std::optional<T> slot;  // the received value, when this case wins
-    chan_waiter<T> w;
+    std::optional<chan_waiter<T>> w;  // constructed when the select parks
 
     explicit case_node(recv_case<T> c) noexcept : s(c.s) {}
     spinlock* lock() const noexcept { return s != nullptr ? &s->lock : nullptr; }
     bool may_succeed() const noexcept { return s->recv_may_succeed(); }
     bool poll(goroutine*& wake) { return s->recv_now(slot, wake); }
     void enqueue(goroutine* g, select_state* sel, int index) noexcept {
-        enqueue_case(w, g, sel, index);
-        w.dst = &slot;
-        s->enqueue_receiver(w);
+        chan_waiter<T>& node = w.emplace();
+        enqueue_case(node, g, sel, index);
+        node.dst = &slot;
+        s->enqueue_receiver(node);
     }
-    void unlink() noexcept { s->unlink_receiver(w); }
+    void unlink() noexcept {
+        if (w)
+            s->unlink_receiver(*w);
+    }
     std::optional<T>&& result() noexcept { return std::move(slot); }
 };
 
 template <class T>
 struct case_node<send_case<T>> {
     send_case<T> c;
-    chan_waiter<T> w;
+    std::optional<chan_waiter<T>> w;  // constructed when the select parks
     bool closed = false;  // chose a closed channel: panics on resume
 
     explicit case_node(send_case<T>&& sc) : c(std::move(sc)) {}
@@ -187,13 +193,17 @@ struct case_node<send_case<T>> {
     bool may_succeed() const noexcept { return c.s->send_may_succeed(); }
     bool poll(goroutine*& wake) { return poll_send_case(*c.s, *c.value(), closed, wake); }
     void enqueue(goroutine* g, select_state* sel, int index) noexcept {
-        enqueue_case(w, g, sel, index);
-        w.src = c.value();
-        c.s->enqueue_sender(w);
+        chan_waiter<T>& node = w.emplace();
+        enqueue_case(node, g, sel, index);
+        node.src = c.value();
+        c.s->enqueue_sender(node);
     }
-    void unlink() noexcept { c.s->unlink_sender(w); }
+    void unlink() noexcept {
+        if (w)
+            c.s->unlink_sender(*w);
+    }
     std::monostate result() const {
-        check_send_case(closed, w);
+        check_send_case(closed, w ? &*w : nullptr);
         return {};
     }
 };
@@ -317,7 +327,7 @@ struct select_engine {
     // otherwise they stack up on quiet channels
     // (after the wake-up, or when a parked select is destroyed).
     void pass3_dequeue() noexcept {
-        sellock();  // lockorder is still sorted from selectgo()
+        sellock();  // lockorder is still sorted from selectgo_park()
         for (std::size_t i = 0; i < n; ++i)
             visit(i, [&](auto& node) {
                 if (node.lock() != nullptr)
@@ -326,13 +336,17 @@ struct select_engine {
         selunlock();
     }
 
-    // Passes 1 and 2: returns the winner (>= 0), or -1 once parked on every
-    // case; then `sel` names the winner when the task is woken, and the caller
-    // runs pass 3.
-    int selectgo(std::coroutine_handle<> h, select_state& sel, const std::source_location& site, bool biased) {
+    // selectgo, in two halves. The first: the poll order, and pass 1 without
+    // the locks held together. Returns the winner, or -1 if none was ready.
+    int selectgo_poll(bool biased) {
         permute(biased);
-        if (int winner = pass1_poll_each(); winner >= 0)
-            return winner;
+        return pass1_poll_each();
+    }
+    // The second, after selectgo_poll found nothing ready: passes 1 and 2
+    // under every lock. Returns the winner (>= 0), or -1 once parked on every
+    // case; then `sel` names the winner when the task is woken, and the
+    // caller runs pass 3.
+    int selectgo_park(std::coroutine_handle<> h, select_state& sel, const std::source_location& site) {
         // Nothing was ready a moment ago: poll again under every lock (a case
         // may have become ready meanwhile), and enqueue if still nothing.
         sort_lockorder();
@@ -365,9 +379,11 @@ struct select_engine {
     }
 };
 
-// What a select awaiter keeps besides its nodes, and its steps: selectgo
-// when it suspends, pass 3 when it resumes or is destroyed while parked
-// (runtime teardown; the awaiter calls cancel() before its nodes go).
+// What a select awaiter keeps besides its nodes, and its steps: the first
+// half of selectgo in await_ready (a ready case completes the select without
+// suspending the coroutine), the second when it suspends, pass 3 when it
+// resumes or is destroyed while parked (runtime teardown; the awaiter calls
+// cancel() before its nodes go).
 struct select_run {
     explicit select_run(std::source_location at) noexcept : site(at) {}
 
@@ -377,8 +393,14 @@ struct select_run {
     bool parked = false;
 
     template <class Engine>
-    bool suspend(Engine engine, std::coroutine_handle<> h, bool biased) {
-        winner = engine.selectgo(h, sel, site, biased);
+    bool ready(Engine engine, bool biased) {
+        winner = engine.selectgo_poll(biased);
+        return winner >= 0;
+    }
+    // After ready() said false.
+    template <class Engine>
+    bool suspend(Engine engine, std::coroutine_handle<> h) {
+        winner = engine.selectgo_park(h, sel, site);
         parked = winner < 0;
         return parked;
     }
@@ -458,8 +480,8 @@ public:
     select_awaiter& operator=(const select_awaiter&) = delete;
     ~select_awaiter() { run_.cancel(engine()); }
 
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) { return run_.suspend(engine(), h, Biased); }
+    bool await_ready() { return run_.ready(engine(), Biased); }
+    bool await_suspend(std::coroutine_handle<> h) { return run_.suspend(engine(), h); }
     result_type await_resume() { return result_of(run_.resume(engine())); }
 
     // try_select: pass 1 only.
@@ -499,7 +521,7 @@ private:
 template <class A>
 struct awaiter_ref {
     A* a;
-    bool await_ready() const noexcept { return false; }
+    bool await_ready() { return a->await_ready(); }
     bool await_suspend(std::coroutine_handle<> h) { return a->await_suspend(h); }
     decltype(auto) await_resume() { return a->await_resume(); }
 };
@@ -672,7 +694,7 @@ struct dynamic_node {
     // a send whose value threw as it moved (chan.hpp) rethrows, keeping it.
     void result() {
         if (c.send_) {
-            check_send_case(c.closed_, c.w_);
+            check_send_case(c.closed_, &c.w_);
             c.value.reset();
         }
     }
@@ -701,8 +723,8 @@ public:
     dynamic_select_awaiter& operator=(const dynamic_select_awaiter&) = delete;
     ~dynamic_select_awaiter() { run_.cancel(engine()); }
 
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> h) { return run_.suspend(engine(), h, false); }
+    bool await_ready() { return run_.ready(engine(), false); }
+    bool await_suspend(std::coroutine_handle<> h) { return run_.suspend(engine(), h); }
     // The index of the case that won.
     std::size_t await_resume() {
         std::size_t winner = run_.resume(engine());
