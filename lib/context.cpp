@@ -1,6 +1,7 @@
 // The context tree (see context.hpp).
 #include <ringo/context.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -13,19 +14,35 @@
 namespace ringo::detail {
 
 // A cancellable node: with_cancel, with_cancel_cause, with_deadline.
-class cancel_node final : public ctx_node {
+//
+// Its done() channel is its own base (unbuffered, closed by finish), so a
+// node and its channel are one allocation and done() neither allocates nor
+// locks. Two counts share the block:
+//   - ctx_node's count: the node's handles (contexts, cancel functions,
+//     children, a deadline timer, a walking canceller). At zero the node
+//     ends (dispose: it leaves its parent, passes on its callbacks, drops
+//     its timer) as it always did: a done() channel does not keep it alive.
+//   - the channel's count: its recv_chan handles, plus one held by the node
+//     from construction until dispose. At zero (the node ended and no
+//     handle is left) the hook deletes the block.
+// A done() handle kept after the node ended stays valid: closed if the node
+// was cancelled before it ended, else never closed - the node has left its
+// parent, so an ancestor's cancel no longer reaches it (Go's parent would
+// still hold the child; the lifetime rule in context.hpp differs on purpose).
+class cancel_node final : public ctx_node, private chan_state<std::monostate> {
+    using done_state = chan_state<std::monostate>;
+
 public:
     cancel_node(ctx_node* parent, std::optional<clock::time_point> deadline, std::error_code deadline_cause)
         : ctx_node(parent, this),
+          done_state(0),
           deadline_(deadline ? deadline : inherited_deadline(parent)),
-          deadline_cause_(deadline_cause) {}
-    ~cancel_node() override {
-        delete timer_;
-        unlink_from_parent();
-        pass_on_callbacks();
-        if (done_ != nullptr)
-            done_->release();
+          deadline_cause_(deadline_cause) {
+        on_last_release_ = &free_block;
     }
+    // The node's count (not the channel's).
+    using ctx_node::release;
+    using ctx_node::retain;
 
     std::optional<clock::time_point> deadline() const noexcept { return deadline_; }
 
@@ -37,7 +54,7 @@ public:
             return;
         std::error_code err, cause;
         {
-            std::lock_guard lock(p->mu_);
+            std::lock_guard guard(p->mu_);
             if (p->state_.load(std::memory_order_relaxed) != live) {  // its walk has taken its children
                 err = p->err_;
                 cause = p->cause_;
@@ -59,7 +76,7 @@ public:
         (void)current_executor(what);  // a panic_error naming `what` outside run()
         auto* t = new deadline_timer(this);  // only deadline nodes pay for a timer
         {
-            std::lock_guard lock(mu_);
+            std::lock_guard guard(mu_);
             if (state_.load(std::memory_order_relaxed) != live) {
                 delete t;
                 return;
@@ -104,7 +121,7 @@ public:
         std::vector<std::shared_ptr<ctx_callback>> callbacks;
         for (std::size_t i = nodes.size(); i-- > 0;) {
             if (nodes[i].ours)
-                nodes[i].node->finish(callbacks);
+                nodes[i].node->finish(callbacks, /*linked=*/i == 0);
             else
                 nodes[i].node->wait_done();
             nodes[i].node->release();  // may free it, never its parent: an earlier entry holds that
@@ -120,23 +137,18 @@ public:
     std::error_code err() const noexcept { return settled() ? err_ : std::error_code(); }
     std::error_code cause() const noexcept { return settled() ? cause_ : std::error_code(); }
 
-    recv_chan<std::monostate> done_chan() {
-        std::lock_guard lock(mu_);
-        if (done_ == nullptr) {
-            done_ = new chan_state<std::monostate>(0);
-            if (state_.load(std::memory_order_relaxed) == finished) {  // else finish closes it
-                std::lock_guard chan_lock(done_->lock);
-                (void)done_->close_locked();  // nobody waits yet
-            }
-        }
-        done_->retain();
-        return recv_chan<std::monostate>(chan_ref<std::monostate>(done_));
+    // The caller holds a count of the node, so the node's share of the
+    // channel is still held: retaining is safe.
+    recv_chan<std::monostate> done_chan() noexcept {
+        done_state* ch = this;
+        ch->retain();
+        return recv_chan<std::monostate>(chan_ref<std::monostate>(ch));
     }
 
     // Registers cb (cb->lock held by the caller); false if already done. A
     // node being cancelled still takes it: its finish runs it.
     bool try_add_callback(std::shared_ptr<ctx_callback> cb) {
-        std::lock_guard lock(mu_);
+        std::lock_guard guard(mu_);
         if (state_.load(std::memory_order_relaxed) == finished)
             return false;
         cb->node = this;
@@ -144,15 +156,36 @@ public:
         return true;
     }
     void remove_callback(const ctx_callback* cb) noexcept {
-        std::lock_guard lock(mu_);
+        std::lock_guard guard(mu_);
         std::erase_if(callbacks_, [cb](const auto& p) { return p.get() == cb; });
     }
     std::size_t child_count() noexcept {
-        std::lock_guard lock(mu_);
+        std::lock_guard guard(mu_);
         return child_count_;
     }
 
 private:
+    // Only through free_block, once dispose() has ended the node.
+    ~cancel_node() override = default;
+
+    // The node's count reached zero: it ends (parent_ is already taken; the
+    // caller releases that parent next). A finished node has nothing left
+    // to undo - its finish, which ran to its end before the count of the
+    // walk that ran it was dropped, unlinked it and took its callbacks.
+    void dispose() noexcept override {
+        delete std::exchange(timer_, nullptr);
+        if (state_.load(std::memory_order_acquire) != finished) {
+            unlink_from_parent();
+            pass_on_callbacks();
+        }
+        drop_share(this);  // the node's share of the block
+    }
+    static void free_block(done_state* self) noexcept { delete static_cast<cancel_node*>(self); }
+    // Out of line: inlined here, chan_state::release's `delete this` branch
+    // (never taken: the hook is set) draws -Wfree-nonheap-object, as this
+    // base is not at the start of the block.
+    [[gnu::noinline]] static void drop_share(done_state* ch) noexcept { ch->release(); }
+
     struct deadline_timer : timer {
         explicit deadline_timer(cancel_node* n) noexcept : timer(&on_deadline, &on_deadline_disposed), owner(n) {}
         cancel_node* owner;
@@ -176,12 +209,14 @@ private:
     // list, retained (a dying one is skipped), and no child can join it any
     // more (attach cancels a newcomer at once).
     bool claim(std::error_code err, std::error_code cause, std::vector<walked>& nodes) noexcept {
-        std::lock_guard lock(mu_);
+        std::lock_guard guard(mu_);
         if (state_.load(std::memory_order_relaxed) != live)
             return false;
         err_ = err;
         cause_ = cause ? cause : err;
         state_.store(claimed, std::memory_order_relaxed);
+        if (nodes.capacity() - nodes.size() < child_count_)  // one reallocation for a wide node
+            nodes.reserve(std::max(nodes.size() + child_count_, 2 * nodes.capacity()));
         for (cancel_node* c = children_.take_all(); c != nullptr; c = child_list::next(c)) {
             c->linked_ = false;  // a dying child then does not unlink itself
             if (c->try_retain())
@@ -193,18 +228,20 @@ private:
 
     // The second pass, once every descendant is done: this node is done
     // (err() set, done() closed, waiters in wait_done released), leaves its
-    // parent and stops its timer. Its callbacks join `callbacks`.
-    void finish(std::vector<std::shared_ptr<ctx_callback>>& callbacks) noexcept {
+    // parent and stops its timer. Its callbacks join `callbacks`. `linked`:
+    // it may still be on its parent's list (false: this walk took it off, in
+    // the parent's claim).
+    void finish(std::vector<std::shared_ptr<ctx_callback>>& callbacks, bool linked) noexcept {
         chan_waiter<std::monostate>* woken = nullptr;
         deadline_timer* stop_timer = nullptr;
         std::size_t first_callback = callbacks.size();
         std::uint32_t was;
         {
-            std::lock_guard lock(mu_);
+            std::lock_guard guard(mu_);
             was = state_.exchange(finished, std::memory_order_acq_rel);
-            if (done_ != nullptr) {
-                std::lock_guard chan_lock(done_->lock);
-                woken = done_->close_locked();
+            {
+                std::lock_guard chan_lock(done_state::lock);
+                woken = close_locked();  // once: only this finish moves claimed to finished
             }
             for (auto& cb : callbacks_)
                 callbacks.push_back(std::move(cb));
@@ -217,12 +254,13 @@ private:
         // Our callbacks no longer point at us: a stop() racing with this
         // cancel then never touches this node after it is freed.
         for (std::size_t i = first_callback; i < callbacks.size(); ++i) {
-            std::lock_guard lock(callbacks[i]->lock);
+            std::lock_guard guard(callbacks[i]->lock);
             callbacks[i]->node = nullptr;
         }
         // Only now: until then an ancestor's canceller must find us in its
         // list, to wait for us before it finishes.
-        unlink_from_parent();
+        if (linked)
+            unlink_from_parent();
         if (stop_timer != nullptr)
             stop_timer->stop();
     }
@@ -254,7 +292,7 @@ private:
         cancel_node* p = linked_to_;
         if (p == nullptr)
             return;
-        std::lock_guard lock(p->mu_);
+        std::lock_guard guard(p->mu_);
         if (!linked_)
             return;
         linked_ = false;
@@ -269,13 +307,13 @@ private:
     void pass_on_callbacks() noexcept {
         std::vector<std::shared_ptr<ctx_callback>> mine;
         {
-            std::lock_guard lock(mu_);  // a concurrent stop() may be removing one
+            std::lock_guard guard(mu_);  // a concurrent stop() may be removing one
             mine.swap(callbacks_);
         }
         for (auto& cb : mine) {
             bool run_now = false;
             {
-                std::lock_guard lock(cb->lock);  // waits for a stop() that is forgetting it
+                std::lock_guard guard(cb->lock);  // waits for a stop() that is forgetting it
                 if (cb->node != this)
                     continue;  // stopped meanwhile
                 cb->node = nullptr;
@@ -310,7 +348,6 @@ private:
     // Guarded by mu_ (err_ and cause_ are written once, at claim, and read
     // without it once state_ is finished).
     std::error_code err_, cause_;
-    chan_state<std::monostate>* done_ = nullptr;  // made on first done()
     list_hook<cancel_node> sibling_;  // guarded by linked_to_->mu_: on its children_
     using child_list = intrusive_list<cancel_node, &cancel_node::sibling_>;
     child_list children_;  // linked uncancelled children
@@ -340,7 +377,7 @@ recv_chan<std::monostate> done_of(cancel_node* n) { return n->done_chan(); }
 void on_cancel(cancel_node* n, std::shared_ptr<ctx_callback> cb) {
     bool registered;
     {
-        std::lock_guard lock(cb->lock);
+        std::lock_guard guard(cb->lock);
         registered = n->try_add_callback(cb);
     }
     if (!registered)
@@ -425,12 +462,14 @@ void cancel_cause_func::operator()(std::error_code cause) const noexcept {
 
 std::pair<context, cancel_func> with_cancel(context parent) {
     detail::ctx_ref n(detail::new_cancel_node(parent.node(), std::nullopt));
-    return {context(n), cancel_func(n)};
+    context child(detail::ctx_ref(n.share()));
+    return {std::move(child), cancel_func(std::move(n))};
 }
 
 std::pair<context, cancel_cause_func> with_cancel_cause(context parent) {
     detail::ctx_ref n(detail::new_cancel_node(parent.node(), std::nullopt));
-    return {context(n), cancel_cause_func(n)};
+    context child(detail::ctx_ref(n.share()));
+    return {std::move(child), cancel_cause_func(std::move(n))};
 }
 
 namespace {

@@ -86,13 +86,13 @@ public:
     ctx_node& operator=(const ctx_node&) = delete;
 
     void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
-    // Frees the node at zero, then releases its parent the same way, in a
-    // loop (a deep chain is not destroyed by recursion).
+    // Disposes of the node at zero, then releases its parent the same way,
+    // in a loop (a deep chain is not destroyed by recursion).
     void release() noexcept {
         ctx_node* n = this;
         while (n != nullptr && n->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             ctx_node* parent = std::exchange(n->parent_, nullptr);
-            delete n;
+            n->dispose();
             n = parent;
         }
     }
@@ -118,6 +118,10 @@ public:
 protected:
     // This node's own value for key, or null.
     virtual const void* own_value(const void*) const noexcept { return nullptr; }
+    // The count reached zero (parent_ already taken by release): ends the
+    // node. Deletes it; a cancel_node's memory may outlive this (its
+    // embedded done() channel, lib/context.cpp).
+    virtual void dispose() noexcept { delete this; }
 
     ctx_node* parent_;  // counted; null: background
 
