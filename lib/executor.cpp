@@ -36,7 +36,10 @@ constexpr int spin_check_others = 64;
 // back it; ringo has no preemption, so a little longer).
 constexpr auto runnext_patience = std::chrono::microseconds(100);
 // How long an idle executor sleeps at most while a run-next task waits
-// elsewhere (it looks again then).
+// elsewhere (it looks again then): runnext_patience while it times a task it
+// has seen waiting (so that task is taken about runnext_patience after it was
+// first seen, not a millisecond later), runnext_recheck otherwise (the task
+// was pinned and given back, or not seen yet).
 constexpr auto runnext_recheck = std::chrono::milliseconds(1);
 
 inline void cpu_relax() noexcept {
@@ -316,7 +319,7 @@ public:
         if (nothing_posted() && !e_.rt_.stopping() && !(shared && work_elsewhere(&runnext_waiting))) {
             std::chrono::nanoseconds limit = std::chrono::nanoseconds::max();
             if (runnext_waiting)
-                limit = runnext_recheck;
+                limit = timing_runnext() ? std::chrono::nanoseconds(runnext_patience) : runnext_recheck;
             if (!e_.timers_.empty())
                 limit = std::min(limit, std::chrono::duration_cast<std::chrono::nanoseconds>(
                                             e_.timers_.earliest() - steady_clock::now()));
@@ -411,7 +414,8 @@ private:
         seen = {};
         if (!victim.runnext_.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel))
             return false;  // it ran, or was replaced, meanwhile
-        if (g->pinned != 0) {  // it must stay: give it back
+        if (g->pinned != 0) {  // it must stay: give it back, and look again only at runnext_recheck
+            seen = {g, switches, now, /*given_back=*/true};
             goroutine* expected = nullptr;
             if (!victim.runnext_.compare_exchange_strong(expected, g, std::memory_order_acq_rel))
                 victim.ready_remote(g);
@@ -427,7 +431,16 @@ private:
         goroutine* task = nullptr;
         std::uint64_t switches = 0;
         steady_clock::time_point since{};
+        bool given_back = false;  // taken once, but pinned: not worth a prompt look
     };
+
+    // True if this thief is timing a run-next task it saw waiting.
+    bool timing_runnext() const noexcept {
+        for (const runnext_seen& seen : seen_)
+            if (seen.task != nullptr && !seen.given_back)
+                return true;
+        return false;
+    }
 
     executor& e_;
     ring& r_;
