@@ -67,6 +67,23 @@ void executor::remove_task(goroutine* g) noexcept {
     live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
+void executor::adopt_tasks(executor& from, const run_queue& moved) noexcept {
+    // Index order, as every reader of several registries locks them.
+    spinlock& first = from.index_ < index_ ? from.tasks_lock_ : tasks_lock_;
+    spinlock& second = from.index_ < index_ ? tasks_lock_ : from.tasks_lock_;
+    std::lock_guard l1(first);
+    std::lock_guard l2(second);
+    std::uint64_t count = 0;
+    for (goroutine* g = moved.front(); g != nullptr; g = run_queue::next(g)) {
+        from.all_.remove(g);
+        all_.push_front(g);
+        g->registry = this;
+        ++count;
+    }
+    from.live_.store(from.live_.load(std::memory_order_relaxed) - count, std::memory_order_relaxed);
+    live_.store(live_.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+}
+
 void executor::push_back_local(goroutine* g) noexcept {
     if (!shared_) {
         local_.push_back(g);
@@ -385,6 +402,7 @@ private:
         }
         if (count == 0)
             return false;
+        e_.adopt_tasks(victim, taken);
         std::lock_guard lock(e_.queue_lock_);
         while (goroutine* g = taken.pop_front()) {
             g->home.store(&e_, std::memory_order_relaxed);
@@ -421,6 +439,10 @@ private:
                 victim.ready_remote(g);
             return false;
         }
+        run_queue taken;
+        taken.push_back(g);
+        e_.adopt_tasks(victim, taken);
+        taken.pop_front();
         g->home.store(&e_, std::memory_order_relaxed);
         e_.ready_next_local(g);
         return true;

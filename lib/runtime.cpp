@@ -401,11 +401,34 @@ int run_root_go(root main, main_result_base& out, const runtime_options& opts, c
 
 namespace ringo {
 
+namespace {
+
+// Holds every executor's registry lock, taken in index order (the order
+// executor::adopt_tasks takes two in), so that a task a thief is moving
+// between registries is seen exactly once.
+class all_registries_locked {
+public:
+    explicit all_registries_locked(const detail::runtime& rt) : rt_(rt) {
+        rt_.for_each_executor([](const detail::executor& e) { e.lock_registry(); });
+    }
+    ~all_registries_locked() {
+        rt_.for_each_executor([](const detail::executor& e) { e.unlock_registry(); });
+    }
+    all_registries_locked(const all_registries_locked&) = delete;
+    all_registries_locked& operator=(const all_registries_locked&) = delete;
+
+private:
+    const detail::runtime& rt_;
+};
+
+}  // namespace
+
 std::size_t num_tasks() {
     detail::executor* ex = detail::this_executor;
     if (ex == nullptr)
         return 0;
     std::size_t n = 0;
+    all_registries_locked lock(ex->rt());
     ex->rt().for_each_executor([&](const detail::executor& e) { n += e.live_tasks(); });
     return n;
 }
@@ -435,9 +458,12 @@ std::string dump_tasks() {
     std::vector<const detail::goroutine*> tasks;
     unsigned executors = 0;
     ex->rt().for_each_executor([&](const detail::executor&) { ++executors; });
-    ex->rt().for_each_executor([&](const detail::executor& e) {
-        e.for_each_task([&](const detail::goroutine& g) { tasks.push_back(&g); });
-    });
+    {
+        all_registries_locked lock(ex->rt());
+        ex->rt().for_each_executor([&](const detail::executor& e) {
+            e.for_each_task_locked([&](const detail::goroutine& g) { tasks.push_back(&g); });
+        });
+    }
     std::sort(tasks.begin(), tasks.end(), [](auto* a, auto* b) { return a->id < b->id; });
     std::string out = "runtime: ";  // the header: the backend and the executors
     out += to_string(ex->rt().backend());

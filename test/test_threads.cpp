@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -507,6 +508,64 @@ TEST_CASE("tasks alive on every executor when main returns are destroyed cleanly
         }(counter),
         ringo::runtime_options{.threads = 4});
     CHECK(counter.use_count() == 1);
+}
+
+// Thieves move a task's registration with the task (executor::adopt_tasks).
+// While they do, num_tasks() and dump_tasks() must see every task exactly
+// once. Workers yield and now and then sleep, so that executors keep
+// running dry and stealing; main counts meanwhile, and goes on until it has
+// seen a worker change executors.
+TEST_CASE("num_tasks and dump_tasks see each task once while thieves move tasks") {
+    for (unsigned threads : {2u, 4u}) {
+        test::progress_watchdog dog(30s, "registry moves");
+        ringo::run(
+            []() -> task<void> {
+                constexpr int workers = 8;
+                auto stop = std::make_shared<std::atomic<bool>>(false);
+                auto moves = std::make_shared<std::atomic<int>>(0);
+                ringo::wait_group wg;
+                for (int i = 0; i < workers; ++i)
+                    wg.go([stop, moves, i]() -> task<void> {
+                        unsigned at = executor_index();
+                        for (int round = 0; !stop->load(); ++round) {
+                            if ((round + i) % 2 == 0)  // now and then an executor runs dry, and steals
+                                co_await ringo::sleep_for(std::chrono::microseconds(50 + 10 * (i % 8)));
+                            else
+                                co_await ringo::yield();
+                            if (unsigned now = executor_index(); now != at) {
+                                moves->fetch_add(1);
+                                at = now;
+                            }
+                        }
+                    });
+                auto count_dumped = [] {
+                    std::string dump = ringo::dump_tasks();
+                    int n = 0;
+                    for (std::size_t at = dump.find("\ntask "); at != std::string::npos; at = dump.find("\ntask ", at + 1))
+                        ++n;
+                    return n;
+                };
+                int bad_counts = 0, bad_dumps = 0;
+                int seen_moves = 0;
+                for (int checks = 0; checks < 2000 || seen_moves < 300; ++checks) {
+                    if (ringo::num_tasks() != workers + 1)
+                        ++bad_counts;
+                    if (checks % 16 == 0 && count_dumped() != workers + 1)
+                        ++bad_dumps;
+                    if (int m = moves->load(); m != seen_moves) {
+                        seen_moves = m;
+                        test::tick();  // progress is a move: none for 30 s fails the test
+                    }
+                    co_await ringo::sleep_for(std::chrono::microseconds(20));  // main's executor runs dry too
+                }
+                stop->store(true);
+                co_await wg.wait();
+                CHECK(bad_counts == 0);
+                CHECK(bad_dumps == 0);
+                CHECK(moves->load() > 0);
+            }(),
+            ringo::runtime_options{.threads = threads});
+    }
 }
 
 TEST_CASE("RINGO_THREADS picks the number of executors") {

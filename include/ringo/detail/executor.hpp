@@ -24,8 +24,10 @@
 // An I/O operation is submitted, cancelled and completed on the ring that
 // holds it: its task is pinned (goroutine::pinned) from before submission
 // until after completion, and never moves meanwhile. Main and go_pinned()
-// tasks are pinned for life. The registry a task is listed in is fixed at
-// spawn (goroutine::registry), wherever the task runs.
+// tasks are pinned for life. A task is listed in its home's registry
+// (goroutine::registry): a thief moves the registrations of the tasks it
+// takes along with them, so a task ends, and leaves its registry, on the
+// thread that lists it, without touching another executor's lock.
 //
 // Thread-safety, by member group:
 //   executor thread only: the loop (lib/executor.cpp), the ring, the timer
@@ -120,15 +122,32 @@ public:
     unsigned index() const noexcept { return index_; }
     std::uint64_t live_tasks() const noexcept { return live_.load(std::memory_order_relaxed); }
 
-    // Registry of live tasks: add_task from the thread that spawns the task
-    // (so num_tasks() counts it once go() returns), remove_task from the
-    // thread it ends on, for_each_task from any thread: all under the
-    // registry's lock whenever the runtime has several executors.
+    // Registry of the live tasks whose home is here: add_task from the
+    // thread that spawns the task (so num_tasks() counts it once go()
+    // returns), remove_task from this executor's thread (a task ends at
+    // home), adopt_tasks when a thief takes tasks; all under the registry's
+    // lock whenever the runtime has several executors.
     void add_task(goroutine* g) noexcept;
     void remove_task(goroutine* g) noexcept;
+    // Moves the registrations of `moved` (tasks that this executor, as a
+    // thief, has taken from from's queues and not queued yet) from from's
+    // registry to this one's, under both locks (taken in index order), so
+    // that no reader sees a task twice or not at all. Executor thread.
+    void adopt_tasks(executor& from, const run_queue& moved) noexcept;
+    // Locks / unlocks the registry for a reader that needs several
+    // registries at once (num_tasks, dump_tasks: every executor's, in index
+    // order). Nothing when the runtime has one executor.
+    void lock_registry() const noexcept {
+        if (shared_)
+            tasks_lock_.lock();
+    }
+    void unlock_registry() const noexcept {
+        if (shared_)
+            tasks_lock_.unlock();
+    }
+    // Calls f on every task listed here; the caller holds the lock.
     template <class F>
-    void for_each_task(F&& f) const {
-        registry_guard lock(*this);
+    void for_each_task_locked(F&& f) const {
         for (goroutine* g = all_.front(); g != nullptr; g = task_list::next(g))
             f(*g);
     }

@@ -67,7 +67,10 @@ struct goroutine {
     // hand-over of the record (queue lock, wake-up) orders it; the atomic only
     // lets dump_tasks() read it from anywhere.
     std::atomic<executor*> home{nullptr};
-    executor* registry = nullptr;  // the executor whose registry lists it: set once, at spawn
+    // The executor whose registry lists it: its home, except while a thief
+    // moves it (executor::adopt_tasks, under both registries' locks). Set at
+    // spawn; read by the home thread when the task ends.
+    executor* registry = nullptr;
     std::uint64_t id = 0;          // 1 is main
     std::source_location spawn_site;
     std::coroutine_handle<> root_frame;  // the root coroutine (detail/root.hpp)
