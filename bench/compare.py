@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # --repeat 3; name workloads to run others (`ringo-bench --list`).
 DEFAULT_WORKLOADS = [
     "pingpong_roundtrip", "spsc_cap128", "mpmc_4x4_cap64", "select4_recv",
-    "select_with_after", "spawn_join", "cancel_tree", "sleep_many_wall",
+    "select_with_after", "spawn_join", "spawn_join_10k", "cancel_tree", "sleep_many_wall",
     "idle_tasks_1m", "mpmc_4x4_cap64_t2", "spawn_join_t2", "hol_latency_t2",
 ]
 

@@ -125,20 +125,24 @@ task<double> select4() {
 }
 
 // spawn_join: spawn 1,000,000 empty tasks, wait for all (wait_group add/done).
+// spawn_join_10k: 100 rounds of 10,000 (the cost without fresh memory).
 task<void> empty_task(ringo::wait_group& wg) {
     wg.done();
     co_return;
 }
-task<double> spawn_join() {
-    constexpr int n = 1'000'000;
-    ringo::wait_group wg;
+task<double> spawn_join_rounds(int n, int rounds) {
     auto start = clk::now();
-    wg.add(n);
-    for (int i = 0; i < n; ++i)
-        ringo::go(empty_task(wg));
-    co_await wg.wait();
-    co_return ns_since(start, n);
+    for (int r = 0; r < rounds; ++r) {
+        ringo::wait_group wg;
+        wg.add(n);
+        for (int i = 0; i < n; ++i)
+            ringo::go(empty_task(wg));
+        co_await wg.wait();
+    }
+    co_return ns_since(start, double(n) * rounds);
 }
+task<double> spawn_join() { return spawn_join_rounds(1'000'000, 1); }
+task<double> spawn_join_10k() { return spawn_join_rounds(10'000, 100); }
 
 // wait_group_spawn: the same through wait_group::go.
 task<double> wait_group_spawn() {
@@ -408,6 +412,7 @@ const std::vector<workload>& workloads() {
         {"mpmc_4x4_cap64", "ns/msg", mpmc},
         {"select4_recv", "ns/select", select4},
         {"spawn_join", "ns/task", spawn_join},
+        {"spawn_join_10k", "ns/task", spawn_join_10k},
         {"idle_tasks_1m", "bytes/task", idle_tasks},
         {"select_with_after", "ns/op", select_with_after},
         {"cancel_tree", "ns/task", cancel_tree},

@@ -202,19 +202,23 @@ asio::awaitable<void> empty_task(join_counter& tasks) {
   co_return;
 }
 
+template <int n, int rounds>
 asio::awaitable<void> spawn_join_main(asio::io_context& ctx, double* result) {
-  constexpr int n = 1'000'000;
-  join_counter tasks(ctx);
   auto start = clock_type::now();
-  tasks.add(n);
-  for (int i = 0; i < n; ++i) asio::co_spawn(ctx, empty_task(tasks), asio::detached);
-  co_await tasks.wait();
-  *result = ns_since(start, n);
+  for (int r = 0; r < rounds; ++r) {
+    join_counter tasks(ctx);
+    tasks.add(n);
+    for (int i = 0; i < n; ++i) asio::co_spawn(ctx, empty_task(tasks), asio::detached);
+    co_await tasks.wait();
+  }
+  *result = ns_since(start, std::int64_t{n} * rounds);
 }
 
 // spawn_join: co_spawn 1,000,000 empty coroutines, wait for all (counter
 // set to n once, decremented in each).
-double spawn_join() { return run_on_new_context(spawn_join_main); }
+double spawn_join() { return run_on_new_context(spawn_join_main<1'000'000, 1>); }
+// spawn_join_10k: 100 rounds of 10,000 (the cost without fresh memory).
+double spawn_join_10k() { return run_on_new_context(spawn_join_main<10'000, 100>); }
 
 asio::awaitable<void> wait_group_spawn_main(asio::io_context& ctx, double* result) {
   constexpr int n = 1'000'000;
@@ -413,6 +417,7 @@ constexpr workload workloads[] = {
     {"spsc_cap128", "ns/msg", spsc},
     {"mpmc_4x4_cap64", "ns/msg", mpmc},
     {"spawn_join", "ns/task", spawn_join},
+    {"spawn_join_10k", "ns/task", spawn_join_10k},
     {"idle_tasks_1m", "bytes/task", idle_tasks},
     {"select_with_after", "ns/op", select_with_after},
     {"pending_timers_1m", "bytes/timer", pending_timers},

@@ -146,16 +146,22 @@ func selectWithAfter() float64 {
 
 // spawn_join: spawn 1,000,000 empty goroutines, wait for all (WaitGroup
 // Add(n) once, Done in each).
-func spawnJoin() float64 {
-	const n = 1_000_000
-	var wg sync.WaitGroup
+func spawnJoin() float64 { return spawnJoinRounds(1_000_000, 1) }
+
+// spawn_join_10k: 100 rounds of 10,000 (the cost without fresh memory).
+func spawnJoin10k() float64 { return spawnJoinRounds(10_000, 100) }
+
+func spawnJoinRounds(n, rounds int) float64 {
 	start := time.Now()
-	wg.Add(n)
-	for i := 0; i < n; i++ {
-		go wg.Done()
+	for r := 0; r < rounds; r++ {
+		var wg sync.WaitGroup
+		wg.Add(n)
+		for i := 0; i < n; i++ {
+			go wg.Done()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
-	return nsSince(start, n)
+	return nsSince(start, n*rounds)
 }
 
 // wait_group_spawn: the same with Add(1) before each go statement (Go's
@@ -430,6 +436,7 @@ var workloads = []workload{
 	{"mpmc_4x4_cap64", "ns/msg", mpmc, 1},
 	{"select4_recv", "ns/select", select4, 1},
 	{"spawn_join", "ns/task", spawnJoin, 1},
+	{"spawn_join_10k", "ns/task", spawnJoin10k, 1},
 	{"idle_tasks_1m", "bytes/task", idleTasks, 1},
 	{"select_with_after", "ns/op", selectWithAfter, 1},
 	{"cancel_tree", "ns/task", cancelTree, 1},

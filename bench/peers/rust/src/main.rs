@@ -66,6 +66,7 @@ fn workloads(flavor: &str) -> Option<Vec<Workload>> {
             let (mut one, t2) = channel_workloads::<Tokio>();
             one.extend([
                 w("spawn_join", "ns/task", || current(tasks::spawn_join())),
+                w("spawn_join_10k", "ns/task", || current(tasks::spawn_join_10k())),
                 w("idle_tasks_1m", "bytes/task", || current(memory::idle_tasks())),
                 w("select_with_after", "ns/op", || current(timers::select_with_after())),
                 w("cancel_tree", "ns/task", || current(tasks::cancel_tree())),
