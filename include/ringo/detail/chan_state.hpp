@@ -56,8 +56,8 @@ public:
     explicit chan_state(std::size_t capacity) : cap_(capacity), buf_(allocate_buffer(capacity)) {}
 
     ~chan_state() {
-        for (std::size_t i = 0; i < count(); ++i)
-            std::destroy_at(slot(i));
+        for (std::size_t i = 0, at = recvx_; i < count(); ++i, at = next_index(at))
+            std::destroy_at(buf_ + at);
         if (buf_ != nullptr && buf_ != inline_buffer())
             std::allocator<T>().deallocate(buf_, cap_);
     }
@@ -145,10 +145,10 @@ public:
     // has happened): that sender is woken with the exception in its node.
     bool recv_now(std::optional<T>& out, goroutine*& wake) noexcept(nothrow_hand_off<T>) {
         if (std::size_t n = count(); n > 0) {
-            T* head = slot(0);
+            T* head = buf_ + recvx_;
             out.emplace(std::move(*head));
             std::destroy_at(head);
-            head_ = next_index(head_);
+            recvx_ = next_index(recvx_);
             set_count(n - 1);
             // A parked sender means the buffer was full: its value joins the tail.
             if (chan_waiter<T>* s = sendq_.dequeue()) {
@@ -178,7 +178,8 @@ public:
             return true;
         }
         if (std::size_t n = count(); n < cap_) {
-            std::construct_at(slot(n), std::move(v));
+            std::construct_at(buf_ + sendx_, std::move(v));
+            sendx_ = next_index(sendx_);
             set_count(n + 1);
             check_invariants();
             return true;
@@ -231,11 +232,13 @@ private:
     void refill_from(chan_waiter<T>& s) noexcept {
         std::size_t n = count();
         if constexpr (nothrow_hand_off<T>) {
-            std::construct_at(slot(n), std::move(*s.src));
+            std::construct_at(buf_ + sendx_, std::move(*s.src));
+            sendx_ = next_index(sendx_);
             set_count(n + 1);
         } else {
             try {
-                std::construct_at(slot(n), std::move(*s.src));
+                std::construct_at(buf_ + sendx_, std::move(*s.src));
+                sendx_ = next_index(sendx_);
                 set_count(n + 1);
             } catch (...) {
                 s.error = std::current_exception();
@@ -264,10 +267,6 @@ private:
     std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
     void set_count(std::size_t n) noexcept { count_.store(n, std::memory_order_relaxed); }
 
-    T* slot(std::size_t i) noexcept {
-        std::size_t at = head_ + i;
-        return buf_ + (at >= cap_ ? at - cap_ : at);
-    }
     std::size_t next_index(std::size_t i) const noexcept { return i + 1 == cap_ ? 0 : i + 1; }
 
     std::atomic<std::size_t> refs_{1};
@@ -275,7 +274,8 @@ private:
     std::atomic<bool> closed_{false};
     std::size_t cap_;
     T* buf_;
-    std::size_t head_ = 0;
+    std::size_t recvx_ = 0;  // the oldest value's slot (Go's recvx)
+    std::size_t sendx_ = 0;  // the next free slot (Go's sendx): recvx_ + count, wrapped
     std::atomic<std::size_t> count_{0};
     struct alignas(T) slot_storage {
         std::byte bytes[sizeof(T)];
