@@ -67,6 +67,14 @@ void executor::remove_task(goroutine* g) noexcept {
     live_.store(live_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
+std::uint64_t executor::new_task_id() noexcept {
+    if (next_id_ == ids_end_) {
+        next_id_ = rt_.take_task_ids(runtime::task_id_batch);
+        ids_end_ = next_id_ + runtime::task_id_batch;
+    }
+    return next_id_++;
+}
+
 void executor::adopt_tasks(executor& from, const run_queue& moved) noexcept {
     // Index order, as every reader of several registries locks them.
     spinlock& first = from.index_ < index_ ? from.tasks_lock_ : tasks_lock_;

@@ -281,7 +281,8 @@ goroutine& adopt(executor& ex, root r, const std::source_location& site) {
     goroutine& g = h.promise().g;
     g.home.store(&ex, std::memory_order_relaxed);
     g.registry = &ex;
-    g.id = ex.rt().new_task_id();
+    executor* here = this_executor;
+    g.id = here != nullptr && &here->rt() == &ex.rt() ? here->new_task_id() : ex.rt().take_task_ids(1);
     g.spawn_site = site;
     g.root_frame = h;
     g.resume_point = h;

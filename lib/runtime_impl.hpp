@@ -74,7 +74,11 @@ public:
 
     executor& main_executor() noexcept { return *executors_.front(); }
     blocking_pool& pool() noexcept { return pool_; }
-    std::uint64_t new_task_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+    // Task ids: unique, never reused, 1 for main. An executor takes them in
+    // batches of task_id_batch (executor::new_task_id); other threads one
+    // at a time. Any thread.
+    static constexpr std::uint64_t task_id_batch = 16;
+    std::uint64_t take_task_ids(std::uint64_t n) noexcept { return next_id_.fetch_add(n, std::memory_order_relaxed); }
 
     template <class F>
     void for_each_executor(F&& f) const {
@@ -144,8 +148,8 @@ private:
     void thread_main(unsigned index, unsigned ring_entries);
 
     blocking_pool pool_;  // declared first: outlives the executors
-    std::atomic<std::uint64_t> next_id_{1};
-    std::vector<std::unique_ptr<executor>> executors_;  // fixed once run() starts
+    alignas(64) std::atomic<std::uint64_t> next_id_{1};  // on its own line: the loops read stopping_ below
+    alignas(64) std::vector<std::unique_ptr<executor>> executors_;  // fixed once run() starts
     std::vector<std::thread> threads_;
     backend_kind backend_ = backend_kind::automatic;  // set once: executor 0's
     std::atomic<bool> stopping_{false};

@@ -119,6 +119,10 @@ public:
     }
 
     runtime& rt() const noexcept { return rt_; }
+    // A new task id, from a batch this executor takes from the runtime's
+    // counter now and then (Go's per-P goidcache), so that threads spawning
+    // at once do not share that counter's line. Executor thread.
+    std::uint64_t new_task_id() noexcept;
     unsigned index() const noexcept { return index_; }
     std::uint64_t live_tasks() const noexcept { return live_.load(std::memory_order_relaxed); }
 
@@ -262,6 +266,8 @@ private:
 
     // Executor thread only.
     unsigned runnext_streak_ = 0;   // run-next picks in a row (capped: see the loop)
+    std::uint64_t next_id_ = 0;     // task ids of the batch taken last (new_task_id)
+    std::uint64_t ids_end_ = 0;
     timer_heap timers_;
     ring* ring_;                    // owned; lib/ring.hpp
 
