@@ -24,13 +24,13 @@
 namespace ringo::detail {
 namespace {
 
-constexpr std::size_t granule = 64;
-constexpr std::size_t classes = 16;                 // frames up to 1 KiB are cached
+constexpr std::size_t granule = 16;
+constexpr std::size_t classes = 64;                 // frames up to 1 KiB are cached
 constexpr std::size_t max_cached_per_class = 4096;  // bounds what an idle thread keeps
 constexpr std::size_t batch = 128;                  // blocks moved to or from the pool at once
 constexpr std::size_t max_pooled_batches = 32;      // bounds the pool: 4,096 blocks per class
 
-// A free block (every block is at least one 64-byte granule). `next` links
+// A free block (every block is at least one 16-byte granule). `next` links
 // the blocks of one chain; the first block of a batch in the pool also links
 // the pool's next batch.
 struct free_block {

@@ -77,6 +77,17 @@ public:
 
     spinlock lock;
 
+private:
+    // Declared beside the lock, so that the one-byte members share its word.
+    // Guarded by lock; also read by the probes.
+    std::atomic<bool> closed_{false};
+
+protected:
+    // Set once, before sharing: len() and cap() report 0, as Go 1.23's timer
+    // channels do (time.hpp).
+    bool reports_empty_ = false;
+
+public:
     // --- Without the lock (any thread): readiness probes. ---
     //
     // False if a receive / send could not complete at once: the channel was,
@@ -223,9 +234,6 @@ protected:
     // A channel fed by a timer frees itself through its timer (time.hpp).
     using last_release_fn = void (*)(chan_state*) noexcept;
     last_release_fn on_last_release_ = nullptr;
-    // Set once, before sharing: len() and cap() report 0, as Go 1.23's timer
-    // channels do (time.hpp).
-    bool reports_empty_ = false;
 
 private:
     // Moves a claimed sender's value to the buffer's free tail slot.
@@ -270,8 +278,7 @@ private:
     std::size_t next_index(std::size_t i) const noexcept { return i + 1 == cap_ ? 0 : i + 1; }
 
     std::atomic<std::size_t> refs_{1};
-    // Guarded by lock (closed_ and count_ also read by the probes).
-    std::atomic<bool> closed_{false};
+    // Guarded by lock (count_ also read by the probes).
     std::size_t cap_;
     T* buf_;
     std::size_t recvx_ = 0;  // the oldest value's slot (Go's recvx)
