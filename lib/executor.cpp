@@ -85,7 +85,6 @@ void executor::adopt_tasks(executor& from, const run_queue& moved) noexcept {
     for (goroutine* g = moved.front(); g != nullptr; g = run_queue::next(g)) {
         from.all_.remove(g);
         all_.push_front(g);
-        g->registry = this;
         ++count;
     }
     from.live_.store(from.live_.load(std::memory_order_relaxed) - count, std::memory_order_relaxed);

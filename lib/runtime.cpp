@@ -269,8 +269,8 @@ bool runtime::run(root main, const bool& main_done, const std::source_location& 
 }
 
 root_promise::~root_promise() {
-    if (g.registry != nullptr)
-        g.registry->remove_task(&g);
+    if (executor* home = g.where())  // null: never spawned
+        home->remove_task(&g);
 }
 
 namespace {
@@ -280,7 +280,6 @@ goroutine& adopt(executor& ex, root r, const std::source_location& site) {
     root_handle h = r.release();
     goroutine& g = h.promise().g;
     g.home.store(&ex, std::memory_order_relaxed);
-    g.registry = &ex;
     executor* here = this_executor;
     g.id = here != nullptr && &here->rt() == &ex.rt() ? here->new_task_id() : ex.rt().take_task_ids(1);
     g.spawn_site = site;

@@ -24,10 +24,10 @@
 // An I/O operation is submitted, cancelled and completed on the ring that
 // holds it: its task is pinned (goroutine::pinned) from before submission
 // until after completion, and never moves meanwhile. Main and go_pinned()
-// tasks are pinned for life. A task is listed in its home's registry
-// (goroutine::registry): a thief moves the registrations of the tasks it
-// takes along with them, so a task ends, and leaves its registry, on the
-// thread that lists it, without touching another executor's lock.
+// tasks are pinned for life. A task is listed in its home's registry: a
+// thief moves the registrations of the tasks it takes along with them, so a
+// task ends, and leaves its registry, on the thread that lists it, without
+// touching another executor's lock.
 //
 // Thread-safety, by member group:
 //   executor thread only: the loop (lib/executor.cpp), the ring, the timer

@@ -60,17 +60,14 @@ private:
 };
 
 struct goroutine {
-    // The executor the task runs on. Set at spawn; changed only while the
-    // task is queued, runnable and unpinned (a thief takes it: executor.hpp's
-    // invariant), so a
-    // parked task's home is stable for whoever wakes it. Relaxed: the
-    // hand-over of the record (queue lock, wake-up) orders it; the atomic only
-    // lets dump_tasks() read it from anywhere.
+    // The executor the task runs on, whose registry lists it. Set at spawn;
+    // changed only while the task is queued, runnable and unpinned (a thief
+    // takes it and its registration: executor.hpp's invariant), so a parked
+    // task's home is stable for whoever wakes it, and a task ends on the
+    // thread whose registry lists it. Relaxed: the hand-over of the record
+    // (queue lock, wake-up) orders it; the atomic only lets dump_tasks() read
+    // it from anywhere.
     std::atomic<executor*> home{nullptr};
-    // The executor whose registry lists it: its home, except while a thief
-    // moves it (executor::adopt_tasks, under both registries' locks). Set at
-    // spawn; read by the home thread when the task ends.
-    executor* registry = nullptr;
     std::uint64_t id = 0;          // 1 is main
     std::source_location spawn_site;
     std::coroutine_handle<> root_frame;  // the root coroutine (detail/root.hpp)
