@@ -148,7 +148,9 @@ private:
     void thread_main(unsigned index, unsigned ring_entries);
 
     blocking_pool pool_;  // declared first: outlives the executors
-    alignas(64) std::atomic<std::uint64_t> next_id_{1};  // on its own line: the loops read stopping_ below
+    // Alone on its cache line (with the alignas below): the executor loops
+    // read executors_ and stopping_ all the time.
+    alignas(64) std::atomic<std::uint64_t> next_id_{1};
     alignas(64) std::vector<std::unique_ptr<executor>> executors_;  // fixed once run() starts
     std::vector<std::thread> threads_;
     backend_kind backend_ = backend_kind::automatic;  // set once: executor 0's

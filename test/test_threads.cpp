@@ -513,8 +513,9 @@ TEST_CASE("tasks alive on every executor when main returns are destroyed cleanly
 // Thieves move a task's registration with the task (executor::adopt_tasks).
 // While they do, num_tasks() and dump_tasks() must see every task exactly
 // once. Workers yield and now and then sleep, so that executors keep
-// running dry and stealing; main counts meanwhile, and goes on until it has
-// seen a worker change executors.
+// running dry and stealing; main counts meanwhile, and goes on until the
+// workers have changed executors 300 times (the watchdog fails the test if
+// no move comes for 30 s).
 TEST_CASE("num_tasks and dump_tasks see each task once while thieves move tasks") {
     for (unsigned threads : {2u, 4u}) {
         test::progress_watchdog dog(30s, "registry moves");
@@ -529,7 +530,7 @@ TEST_CASE("num_tasks and dump_tasks see each task once while thieves move tasks"
                         unsigned at = executor_index();
                         for (int round = 0; !stop->load(); ++round) {
                             if ((round + i) % 2 == 0)  // now and then an executor runs dry, and steals
-                                co_await ringo::sleep_for(std::chrono::microseconds(50 + 10 * (i % 8)));
+                                co_await ringo::sleep_for(std::chrono::microseconds(50 + 10 * i));
                             else
                                 co_await ringo::yield();
                             if (unsigned now = executor_index(); now != at) {
@@ -562,7 +563,6 @@ TEST_CASE("num_tasks and dump_tasks see each task once while thieves move tasks"
                 co_await wg.wait();
                 CHECK(bad_counts == 0);
                 CHECK(bad_dumps == 0);
-                CHECK(moves->load() > 0);
             }(),
             ringo::runtime_options{.threads = threads});
     }

@@ -1,9 +1,9 @@
 // ringo/detail/frame_alloc.hpp - coroutine frame allocation.
 //
 // Task frames are allocated and freed at a high rate (every go() and every
-// nested task). Frames up to 1 KiB are recycled through a
-// small per-thread cache of free blocks, per 16-byte size class, so a spawn
-// usually costs no malloc. A thread that frees more than it allocates (tasks
+// nested task). Frames up to 1 KiB are recycled through a small per-thread
+// cache of free blocks, per 16-byte size class, so a spawn usually costs no
+// malloc. A thread that frees more than it allocates (tasks
 // started on one executor end on another) hands its excess, in batches, to a
 // shared pool that an allocating thread takes from before it calls malloc.
 // Both are bounded (4,096 blocks per class each: a program uses a few
