@@ -205,9 +205,11 @@ task<double> mutex_contended() {
 
 // Heap bytes in use (malloc's own count: memory freed by an earlier
 // workload and reused would hide growth in the resident set size).
+// malloc's bytes in use plus the regions of ringo's frame heap (mapped
+// outside malloc), counted whole.
 long heap_bytes() {
     struct mallinfo2 mi = mallinfo2();
-    return static_cast<long>(mi.uordblks + mi.hblkhd);
+    return static_cast<long>(mi.uordblks + mi.hblkhd + ringo::detail::frame_memory_bytes());
 }
 
 // idle_tasks_1m: 1,000,000 tasks each blocked on its own channel receive,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <ringo/detail/executor.hpp>
+#include <ringo/detail/frame_alloc.hpp>
 #include <ringo/detail/parked_as.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/runtime.hpp>
@@ -29,7 +30,9 @@ namespace ringo::detail {
 // was cancelled before it ended, else never closed - the node has left its
 // parent, so an ancestor's cancel no longer reaches it (Go's parent would
 // still hold the child; the lifetime rule in context.hpp differs on purpose).
-class cancel_node final : public ctx_node, private chan_state<std::monostate> {
+// Nodes come and go with tasks (a request's context), so the block is
+// allocated as a task frame is (frame_alloc.hpp), without malloc.
+class cancel_node final : public ctx_node, private chan_state<std::monostate>, public frame_allocated {
     using done_state = chan_state<std::monostate>;
 
 public:

@@ -1,5 +1,5 @@
-// Per-thread cache of coroutine frames, with a shared transfer pool (see
-// detail/frame_alloc.hpp).
+// Per-thread cache of coroutine frames, with a shared transfer pool, in
+// front of the frame heap (see detail/frame_alloc.hpp and frame_heap.hpp).
 #include <ringo/detail/frame_alloc.hpp>
 
 #include <array>
@@ -9,6 +9,8 @@
 #include <utility>
 
 #include <ringo/detail/spinlock.hpp>
+
+#include "frame_heap.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define RINGO_FRAME_CACHE 0
@@ -24,33 +26,20 @@
 namespace ringo::detail {
 namespace {
 
-constexpr std::size_t granule = 16;
-constexpr std::size_t classes = 64;                 // frames up to 1 KiB are cached
+using frame_heap::classes;  // frames up to 1 KiB are cached
+using frame_heap::free_block;
+using frame_heap::granule;
 constexpr std::size_t max_cached_per_class = 4096;  // bounds what an idle thread keeps
 constexpr std::size_t batch = 128;                  // blocks moved to or from the pool at once
 constexpr std::size_t max_pooled_batches = 32;      // bounds the pool: 4,096 blocks per class
 
-// A free block (every block is at least one 16-byte granule). `next` links
-// the blocks of one chain; the first block of a batch in the pool also links
-// the pool's next batch.
-struct free_block {
-    explicit free_block(free_block* n) noexcept : next(n) {}
-    free_block* next;
-    free_block* next_batch;  // set only while first of a pooled batch
-};
-
-void delete_chain(free_block* b) noexcept {
-    while (b != nullptr)
-        ::operator delete(std::exchange(b, b->next));
-}
-
 // The transfer pool: frames freed on one executor (a task that was stolen,
 // or woken elsewhere, ends there) in excess of its cache go here in batches
 // of `batch`, and an executor whose cache is empty takes a batch back
-// before it calls malloc. Without it those frees all went to malloc,
-// contending on the allocating thread's arena lock. Thread-safe: `lock`
-// guards `batches`; `size` (batches pooled) is also read without it, as a
-// hint, so an empty pool costs an allocation no lock.
+// before it asks the frame heap. Warm blocks are reused first, and moving a
+// batch costs one uncontended lock. Thread-safe: `lock` guards `batches`;
+// `size` (batches pooled) is also read without it, as a hint, so an empty
+// pool costs an allocation no lock.
 struct pool_class {
     spinlock lock;
     free_block* batches = nullptr;
@@ -60,7 +49,8 @@ struct pool_class {
 struct transfer_pool {
     std::array<pool_class, classes> by_class;
 
-    // Takes ownership of a chain of exactly `batch` blocks.
+    // Takes ownership of a chain of exactly `batch` blocks; a full pool
+    // gives it to the frame heap.
     void put(std::size_t c, free_block* chain) noexcept {
         pool_class& p = by_class[c];
         if (p.size.load(std::memory_order_relaxed) < max_pooled_batches) {
@@ -72,12 +62,7 @@ struct transfer_pool {
                 return;
             }
         }
-        delete_chain(chain);
-    }
-
-    // A hint (no lock): whether put() would keep a batch now.
-    bool has_room(std::size_t c) const noexcept {
-        return by_class[c].size.load(std::memory_order_relaxed) < max_pooled_batches;
+        frame_heap::give(c, chain);
     }
 
     // A chain of `batch` blocks, or nullptr.
@@ -95,9 +80,11 @@ struct transfer_pool {
     }
 
     ~transfer_pool() {
-        for (pool_class& p : by_class)
-            while (p.batches != nullptr)
-                delete_chain(std::exchange(p.batches, p.batches->next_batch));
+        for (std::size_t c = 0; c < classes; ++c)
+            while (free_block* chain = by_class[c].batches) {
+                by_class[c].batches = chain->next_batch;
+                frame_heap::give(c, chain);
+            }
     }
 };
 
@@ -105,17 +92,24 @@ transfer_pool pool;
 
 // One thread's cache. `head[c]` holds up to max_cached_per_class blocks;
 // beyond that frees collect in `outgoing[c]` until a batch is full, which
-// goes to the pool. Owning thread only.
+// goes to the pool. `run[c]` is the rest of a fresh run of blocks from the
+// frame heap (`run_left[c]` of them, not touched yet), carved one at a time
+// when `head[c]` and the pool are empty. Owning thread only.
 struct frame_cache {
     std::array<free_block*, classes> head{};
     std::array<std::size_t, classes> count{};
     std::array<free_block*, classes> outgoing{};
     std::array<std::size_t, classes> outgoing_count{};
+    std::array<char*, classes> run{};
+    std::array<std::size_t, classes> run_left{};
 
+    // The thread ends: everything it holds goes back to the frame heap.
     ~frame_cache() {
         for (std::size_t c = 0; c < classes; ++c) {
-            delete_chain(head[c]);
-            delete_chain(outgoing[c]);
+            for (; run_left[c] > 0; --run_left[c], run[c] += (c + 1) * granule)
+                head[c] = new (run[c]) free_block(head[c]);
+            frame_heap::give(c, head[c]);
+            frame_heap::give(c, outgoing[c]);
         }
     }
 };
@@ -125,20 +119,29 @@ thread_local frame_cache cache;
 std::size_t class_of(std::size_t n) { return (n - 1) / granule; }
 
 // The slow paths, out of line so that the hits stay a few instructions.
+// A miss takes a batch from the pool, else carves the current run, else
+// asks the frame heap for blocks given back or a fresh run.
 [[gnu::noinline]] void* refill_and_alloc(frame_cache& fc, std::size_t c) {
-    free_block* b = pool.take(c);
-    if (b == nullptr)
-        return ::operator new((c + 1) * granule);
-    fc.head[c] = b->next;
-    fc.count[c] = batch - 1;
-    return b;
+    if (free_block* b = pool.take(c)) {
+        fc.head[c] = b->next;
+        fc.count[c] = batch - 1;
+        return b;
+    }
+    if (fc.run_left[c] == 0) {
+        frame_heap::grant g = frame_heap::take(c, batch);
+        if (g.chain != nullptr) {
+            fc.head[c] = g.chain->next;
+            fc.count[c] = g.count - 1;
+            return g.chain;
+        }
+        fc.run[c] = g.run;
+        fc.run_left[c] = g.count;
+    }
+    --fc.run_left[c];
+    return std::exchange(fc.run[c], fc.run[c] + (c + 1) * granule);
 }
 
 [[gnu::noinline]] void spill(frame_cache& fc, void* p, std::size_t c) noexcept {
-    if (!pool.has_room(c)) {
-        ::operator delete(p);
-        return;
-    }
     fc.outgoing[c] = new (p) free_block(fc.outgoing[c]);
     if (++fc.outgoing_count[c] == batch) {
         pool.put(c, std::exchange(fc.outgoing[c], nullptr));
@@ -179,6 +182,13 @@ void frame_free(void* p, std::size_t n) noexcept {
         }
     }
     ::operator delete(p);
+}
+
+std::size_t frame_memory_bytes() noexcept {
+    if constexpr (RINGO_FRAME_CACHE)
+        return frame_heap::in_use_bytes();
+    else
+        return 0;
 }
 
 }  // namespace ringo::detail
