@@ -79,16 +79,11 @@ struct transfer_pool {
         return chain;
     }
 
-    ~transfer_pool() {
-        for (std::size_t c = 0; c < classes; ++c)
-            while (free_block* chain = by_class[c].batches) {
-                by_class[c].batches = chain->next_batch;
-                frame_heap::give(c, chain);
-            }
-    }
 };
 
-transfer_pool pool;
+// Constant-initialized and trivially destructible, as the heap is: a frame
+// freed while the process ends (a static's destructor) still finds it.
+constinit transfer_pool pool;
 
 // One thread's cache. `head[c]` holds up to max_cached_per_class blocks;
 // beyond that frees collect in `outgoing[c]` until a batch is full, which
@@ -102,19 +97,43 @@ struct frame_cache {
     std::array<std::size_t, classes> outgoing_count{};
     std::array<char*, classes> run{};
     std::array<std::size_t, classes> run_left{};
+    bool armed = false;  // release_at_exit is registered
 
-    // The thread ends: everything it holds goes back to the frame heap.
-    ~frame_cache() {
+    // The thread ends: everything it holds goes back to the frame heap. A
+    // frame freed later in the thread's exit (another thread_local's
+    // destructor) goes to the outgoing batch, as if the cache were full.
+    void release() noexcept {
         for (std::size_t c = 0; c < classes; ++c) {
             for (; run_left[c] > 0; --run_left[c], run[c] += (c + 1) * granule)
                 head[c] = new (run[c]) free_block(head[c]);
-            frame_heap::give(c, head[c]);
-            frame_heap::give(c, outgoing[c]);
+            frame_heap::give(c, std::exchange(head[c], nullptr));
+            frame_heap::give(c, std::exchange(outgoing[c], nullptr));
+            outgoing_count[c] = 0;
+            count[c] = max_cached_per_class;
         }
     }
 };
 
-thread_local frame_cache cache;
+// Constant-initialized and trivially destructible, so that a hit reaches it
+// with no initialization check (release_at_exit does the cleanup).
+constinit thread_local frame_cache cache;
+
+// Returns the thread's cache at its exit. Touched once per thread, when the
+// cache first gets a block (a miss, or a free): that registers its
+// destructor.
+struct cache_releaser {
+    bool armed = false;
+    ~cache_releaser() {
+        if (armed)
+            cache.release();
+    }
+};
+thread_local cache_releaser release_at_exit;
+
+[[gnu::noinline]] void arm_release(frame_cache& fc) noexcept {
+    fc.armed = true;
+    release_at_exit.armed = true;
+}
 
 std::size_t class_of(std::size_t n) { return (n - 1) / granule; }
 
@@ -122,6 +141,8 @@ std::size_t class_of(std::size_t n) { return (n - 1) / granule; }
 // A miss takes a batch from the pool, else carves the current run, else
 // asks the frame heap for blocks given back or a fresh run.
 [[gnu::noinline]] void* refill_and_alloc(frame_cache& fc, std::size_t c) {
+    if (!fc.armed)
+        arm_release(fc);
     if (free_block* b = pool.take(c)) {
         fc.head[c] = b->next;
         fc.count[c] = batch - 1;
@@ -173,6 +194,8 @@ void frame_free(void* p, std::size_t n) noexcept {
         if (c < classes) {
             frame_cache& fc = cache;
             if (fc.count[c] < max_cached_per_class) [[likely]] {
+                if (!fc.armed) [[unlikely]]
+                    arm_release(fc);
                 fc.head[c] = new (p) free_block(fc.head[c]);
                 ++fc.count[c];
             } else {
