@@ -7,7 +7,6 @@
 #include <vector>
 
 #include <ringo/detail/executor.hpp>
-#include <ringo/detail/frame_alloc.hpp>
 #include <ringo/detail/parked_as.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/runtime.hpp>
@@ -31,11 +30,14 @@ namespace ringo::detail {
 // parent, so an ancestor's cancel no longer reaches it (Go's parent would
 // still hold the child; the lifetime rule in context.hpp differs on purpose).
 // Nodes come and go with tasks (a request's context), so the block is
-// allocated as a task frame is (frame_alloc.hpp), without malloc.
-class cancel_node final : public ctx_node, private chan_state<std::monostate>, public frame_allocated {
+// allocated as a task frame is (frame_alloc.hpp, through the channel base),
+// without malloc.
+class cancel_node final : public ctx_node, private chan_state<std::monostate> {
     using done_state = chan_state<std::monostate>;
 
 public:
+    using done_state::operator new;
+    using done_state::operator delete;
     cancel_node(ctx_node* parent, std::optional<clock::time_point> deadline, std::error_code deadline_cause)
         : ctx_node(parent, this),
           done_state(0),

@@ -78,7 +78,6 @@ struct transfer_pool {
         }
         return chain;
     }
-
 };
 
 // Constant-initialized and trivially destructible, as the heap is: a frame

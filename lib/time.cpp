@@ -95,7 +95,7 @@ timer_state* start_timer(clock::duration d, clock::duration period, const char* 
     void* node = allocate_timer_state();
     timer_state* s;
     try {
-        s = new (node) timer_state();
+        s = ::new (node) timer_state();
     } catch (...) {
         free_timer_state(node);
         throw;

@@ -44,14 +44,17 @@
 #include <type_traits>
 #include <utility>
 
+#include <ringo/detail/frame_alloc.hpp>
 #include <ringo/detail/spinlock.hpp>
 #include <ringo/detail/waiter.hpp>
 #include <ringo/errors.hpp>
 
 namespace ringo::detail {
 
+// Channels come and go with tasks (Go's `done := make(chan struct{})`), so a
+// state is allocated as a task frame is (frame_alloc.hpp), without malloc.
 template <class T>
-class chan_state {
+class chan_state : public frame_allocated {
 public:
     explicit chan_state(std::size_t capacity) : cap_(capacity), buf_(allocate_buffer(capacity)) {}
 
