@@ -105,8 +105,11 @@ public:
     // Two passes: claim top-down (each node records err and hands over its
     // children, still reading as not cancelled), then finish bottom-up (each
     // node becomes done - err() set, done() closed - after everything below
-    // it). So a node is never seen done before its descendants. A node
-    // claimed by another canceller is waited for before its parent finishes.
+    // it). So a node is never seen done before its descendants. A leaf (it
+    // had no children to hand over) is finished as soon as it is claimed,
+    // in the first pass: nothing below it is waited for, and a wide node's
+    // many children are visited once, not twice. A node claimed by another
+    // canceller is waited for before its parent finishes.
     // Waits only go down the tree (a claimed node's children are reachable
     // by its claimer alone), so they cannot form a cycle.
     void cancel(std::error_code err, std::error_code cause) noexcept {
@@ -119,12 +122,21 @@ public:
             return;
         }
         std::error_code inherited = cause ? cause : err;  // what the descendants record as their cause
+        std::vector<std::shared_ptr<ctx_callback>> callbacks;
         for (std::size_t i = 1; i < nodes.size(); ++i) {
+            std::size_t before = nodes.size();
             bool ours = nodes[i].node->claim(err, inherited, nodes);  // may grow nodes
+            if (ours && nodes.size() == before) {  // a leaf: nothing below it to wait for
+                nodes[i].node->finish(callbacks, /*linked=*/false);
+                nodes[i].node->release();  // may free it, never its parent: an earlier entry holds that
+                nodes[i].node = nullptr;
+                continue;
+            }
             nodes[i].ours = ours;
         }
-        std::vector<std::shared_ptr<ctx_callback>> callbacks;
         for (std::size_t i = nodes.size(); i-- > 0;) {
+            if (nodes[i].node == nullptr)  // a leaf, finished in the first pass
+                continue;
             if (nodes[i].ours)
                 nodes[i].node->finish(callbacks, /*linked=*/i == 0);
             else
