@@ -64,7 +64,7 @@ void timer::after_change_locked(change& c) noexcept {
 bool timer::reconcile_locked() noexcept {
     executor& home = *home_;
     if ((state_ & armed) != 0) {
-        if ((state_ & in_heap) == 0 || heap_when_ != when_) {
+        if ((state_ & in_heap) == 0 || home.timers_.when_of(this) != when_) {
             home.timers_.update(this, when_);
             state_ |= in_heap;
         }

@@ -109,7 +109,7 @@ private:
     // state_ bits (guarded by lock_); the generation counts in the bits
     // above generation_shift.
     static constexpr std::uint64_t armed = 1;     // should fire at when_
-    static constexpr std::uint64_t in_heap = 2;   // home's heap holds it (at heap_when_), staged or sifted
+    static constexpr std::uint64_t in_heap = 2;   // home's heap holds it (at timer_heap::when_of), staged or sifted
     static constexpr std::uint64_t posted = 4;    // queued in home's mailbox
     static constexpr std::uint64_t firing = 8;    // home is running fire_
     static constexpr std::uint64_t released = 16; // the owner called release()
@@ -129,6 +129,11 @@ private:
     static void on_posted(posted_work* w) noexcept;
 
     spinlock own_lock_;        // unless it shares its owner's
+    // Home thread only (beside the lock, in its padding): the index of its
+    // heap entry (which holds the deadline it is in at) in the heap's array,
+    // in the heap proper or among the staged entries behind it; not_in_heap
+    // unless `in_heap`.
+    std::uint32_t heap_index_ = not_in_heap;
     spinlock& lock_;           // set once
     const fire_fn fire_;       // set once
     const dispose_fn dispose_; // set once
@@ -141,11 +146,6 @@ private:
     std::uint64_t home_era_ = 0;
     steady_clock::time_point when_{};
     steady_clock::duration period_{};
-
-    // Home thread only: the heap entry (its index in the heap's array, in
-    // the heap proper or among the staged entries behind it).
-    steady_clock::time_point heap_when_{};
-    std::uint32_t heap_index_ = not_in_heap;
 
     // Posted to home's mailbox by another thread (while `posted`).
     struct mailbox_entry : posted_work {
