@@ -288,14 +288,9 @@ task<double> cancel_tree() {
         auto [child, cancel_child] = ringo::with_cancel(root);
         wg.go([child = child]() -> task<void> { co_await child.done().recv(); });
     }
-    auto t1 = clk::now();
     co_await ringo::yield();  // all are waiting
-    auto t2 = clk::now();
     cancel();
-    auto t3 = clk::now();
     co_await wg.wait();
-    auto t4 = clk::now();
-    std::fprintf(stderr, "create %.0f park %.0f cancel %.0f finish %.0f\n", ns_since(start,n), std::chrono::duration<double,std::nano>(t2-t1).count()/n, std::chrono::duration<double,std::nano>(t3-t2).count()/n, std::chrono::duration<double,std::nano>(t4-t3).count()/n);
     co_return ns_since(start, n);
 }
 
